@@ -1,0 +1,12 @@
+//! The engine: pure Rust, no PyO3.
+//!
+//! * [`reclaim`]: the crate's epoch collector and the [`reclaim::Handle`] trait for the
+//!   reference-counted pointers (Arc in Rust, PyObject in the binding) the engine stores.
+//! * [`dict`]: the lock-free, insertion-ordered hash table behind `AtomicDict`.
+//! * [`atomic_int`], [`atomic_ref`], [`counter`]: the scalar atomics.
+
+pub mod atomic_int;
+pub mod atomic_ref;
+pub mod counter;
+pub mod dict;
+pub mod reclaim;

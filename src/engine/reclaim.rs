@@ -1,0 +1,142 @@
+//! Epoch-based reclamation for objects the engine shares between threads.
+//!
+//! # The read-then-incref problem
+//! A reader loads a pointer from a shared slot and then takes a reference to the object. A
+//! writer that swaps the slot and drops its reference in between would free the object under
+//! the reader. So the engine never drops an unlinked object directly: every path that unlinks
+//! one (replace, delete, compare-and-set, clear, migration, error paths) *defers* the release
+//! through crossbeam-epoch, and it runs only once every thread that was pinned when it was
+//! unlinked has unpinned. Readers pin, load, take their reference, unpin.
+//!
+//! # Our own collector
+//! We use a [`Collector`] owned by this crate rather than crossbeam's process-wide default, so
+//! that a pin taken by another library, or by a thread that never runs Python code, never runs
+//! our deferred releases (which, in the binding, must run on a thread attached to the
+//! interpreter).
+
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use crossbeam_epoch::{Collector, Guard, LocalHandle};
+
+#[cfg(not(loom))]
+fn collector() -> &'static Collector {
+    static COLLECTOR: std::sync::OnceLock<Collector> = std::sync::OnceLock::new();
+    COLLECTOR.get_or_init(Collector::new)
+}
+
+#[cfg(loom)]
+fn collector() -> &'static Collector {
+    loom::lazy_static! {
+        static ref COLLECTOR: Collector = Collector::new();
+    }
+    &COLLECTOR
+}
+
+#[cfg(not(loom))]
+std::thread_local! {
+    static HANDLE: LocalHandle = collector().register();
+}
+
+#[cfg(loom)]
+loom::thread_local! {
+    static HANDLE: LocalHandle = collector().register();
+}
+
+/// Pins the current thread to the crate's collector. Nested pins are cheap and allowed.
+pub fn pin() -> Guard {
+    // During thread teardown the thread-local may already be gone: register a one-off handle.
+    HANDLE
+        .try_with(LocalHandle::pin)
+        .unwrap_or_else(|_| collector().register().pin())
+}
+
+/// A reference-counted pointer that the engine can keep as a raw pointer in an atomic slot.
+///
+/// The engine owns one strong reference for every pointer it stores, hands out new references
+/// with [`Handle::clone_raw`], and gives its own up with [`Handle::release`], always deferred
+/// through the epoch once the pointer is unlinked.
+///
+/// # Safety
+/// Implementors guarantee that:
+/// * [`Handle::into_raw`] returns a non-null pointer, aligned to at least 8 bytes (the engine
+///   keeps state in the low 3 bits), that carries one strong reference;
+/// * [`Handle::clone_raw`] on a pointer that some owner keeps alive returns a new, independent
+///   strong reference to the same object;
+/// * [`Handle::release`] gives up exactly one strong reference (it may do so later, for example
+///   by queueing the pointer until the thread can run destructors safely);
+/// * the objects may be referenced and released from any thread (`Send + Sync` in spirit).
+pub unsafe trait Handle: Sized {
+    /// Gives up ownership of one strong reference, as a raw pointer.
+    fn into_raw(self) -> NonNull<()>;
+
+    /// The pointer [`Handle::into_raw`] would return, without giving anything up.
+    fn as_ptr(&self) -> NonNull<()>;
+
+    /// Takes back ownership of one strong reference.
+    ///
+    /// # Safety
+    /// `ptr` came from [`Handle::into_raw`] and its reference has not been released or taken back.
+    unsafe fn from_raw(ptr: NonNull<()>) -> Self;
+
+    /// Returns a new strong reference to the object behind `ptr`; the caller's own stays put.
+    ///
+    /// # Safety
+    /// The object behind `ptr` is alive for the duration of the call (the caller owns a
+    /// reference, or is pinned and the owner defers its release through the epoch).
+    unsafe fn clone_raw(ptr: NonNull<()>) -> Self;
+
+    /// Gives up one strong reference held as a raw pointer.
+    ///
+    /// # Safety
+    /// As for [`Handle::from_raw`]; afterwards `ptr` must not be used by the caller.
+    unsafe fn release(ptr: NonNull<()>) {
+        // SAFETY: forwarded from the caller's contract.
+        drop(unsafe { Self::from_raw(ptr) });
+    }
+}
+
+// SAFETY: `Arc::into_raw` keeps one strong count and returns a pointer to the data inside an
+// `ArcInner`, which starts with two `usize` counters, so the data is at least 8-byte aligned
+// when `T` is `Sized` (the alignment is asserted below); `increment_strong_count` then
+// `from_raw` gives a new strong reference; `Arc<T>` is shareable across threads when
+// `T: Send + Sync`.
+unsafe impl<T: Send + Sync> Handle for Arc<T> {
+    fn into_raw(self) -> NonNull<()> {
+        let ptr = Arc::into_raw(self).cast_mut().cast::<()>();
+        debug_assert_eq!(ptr as usize & 7, 0, "Arc data must be 8-byte aligned");
+        // SAFETY: `Arc::into_raw` never returns null.
+        unsafe { NonNull::new_unchecked(ptr) }
+    }
+
+    fn as_ptr(&self) -> NonNull<()> {
+        NonNull::from(&**self).cast()
+    }
+
+    unsafe fn from_raw(ptr: NonNull<()>) -> Self {
+        // SAFETY: the caller guarantees `ptr` came from `into_raw` with its reference unspent.
+        unsafe { Arc::from_raw(ptr.as_ptr().cast::<T>()) }
+    }
+
+    unsafe fn clone_raw(ptr: NonNull<()>) -> Self {
+        let data = ptr.as_ptr().cast::<T>().cast_const();
+        // SAFETY: the caller guarantees the object is alive, so its strong count is >= 1 and
+        // incrementing it, then adopting the new count with `from_raw`, is sound.
+        unsafe {
+            Arc::increment_strong_count(data);
+            Arc::from_raw(data)
+        }
+    }
+}
+
+/// Defers giving up one reference to `ptr` until no thread pinned now can still read it.
+///
+/// # Safety
+/// `ptr` carries a reference owned by the caller, which the caller has made unreachable from
+/// every shared slot before this call, and never uses again.
+pub unsafe fn defer_release<H: Handle>(guard: &Guard, ptr: NonNull<()>) {
+    // SAFETY: the closure only releases `ptr`, which nothing reachable points to any more; the
+    // epoch runs it after every guard that could have loaded `ptr` is dropped. Running it on
+    // another thread is allowed by `Handle`'s contract.
+    unsafe { guard.defer_unchecked(move || H::release(ptr)) };
+}

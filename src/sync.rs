@@ -1,0 +1,8 @@
+//! The one place atomics and epoch types are imported from: std and crossbeam normally, loom's
+//! model-checked versions under `--cfg loom --cfg crossbeam_loom`.
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
