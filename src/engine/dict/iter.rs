@@ -1,0 +1,126 @@
+//! Weakly consistent iteration in insertion order, and `pop_last`.
+//!
+//! An [`Iter`] holds an `Arc` to one generation and a position in its entries. Each step pins,
+//! and if the generation's migration is published, maps the position into the next generation
+//! (the number of live entries before it, which the frozen generation still tells) and moves
+//! there; then it scans forward to the next live entry and takes references to its key and
+//! value. So an iteration never fails, never yields a key twice (a key has one entry per
+//! generation, and positions map monotonically), and yields every key that is present for the
+//! whole iteration. Keys inserted or removed meanwhile may or may not appear.
+//!
+//! Objects are only read from a generation that was not yet published as migrated when this
+//! step pinned: anything it owned then is released only after our guard is dropped.
+
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use crossbeam_epoch::Guard;
+
+use super::migrate;
+use super::table::{Table, MOVED, TOMBSTONE};
+use super::AtomicDict;
+use crate::engine::reclaim::{defer_release, Handle};
+use crate::sync::Ordering;
+
+/// A weakly consistent iterator over a map's `(key, value)` pairs in insertion order.
+///
+/// It holds its generation (not the map) alive, and may be moved between threads; each step
+/// takes a guard.
+pub struct Iter<K: Handle, V: Handle> {
+    table: Arc<Table<K, V>>,
+    pos: usize,
+}
+
+// SAFETY: the iterator holds an Arc to a table (shared by design) and a position.
+unsafe impl<K: Handle, V: Handle> Send for Iter<K, V> {}
+// SAFETY: as above; `next` takes `&mut self`.
+unsafe impl<K: Handle, V: Handle> Sync for Iter<K, V> {}
+
+impl<K: Handle, V: Handle> Iter<K, V> {
+    pub(super) fn new(table: Arc<Table<K, V>>) -> Self {
+        Iter { table, pos: 0 }
+    }
+
+    /// The next `(key, value)`, as new references; `None` at the end.
+    pub fn next(&mut self, _guard: &Guard) -> Option<(K, V)> {
+        'generation: loop {
+            self.follow_migrations();
+            let t = &*self.table;
+            while self.pos < t.reserved() {
+                let i = self.pos;
+                // Acquire: pairs with the Release that wrote the value (and the hash and key).
+                let word = t.entries[i].value.load(Ordering::Acquire);
+                if word & MOVED != 0 && t.mig.is_published() {
+                    continue 'generation; // map position `i` (not yet yielded) forward
+                }
+                self.pos += 1;
+                let Some(value) = t.live_value_from(i, word) else { continue };
+                // Relaxed: the key is visible through the Acquire on the value word (or on the
+                // slot, for a PENDING entry).
+                let key = t.entries[i].key.load(Ordering::Relaxed);
+                // SAFETY: the generation was unpublished after we pinned, so the key and value
+                // it holds are owned by it or released only after our guard drops.
+                unsafe {
+                    return Some((K::clone_raw(NonNull::new_unchecked(key)), V::clone_raw(value)));
+                }
+            }
+            return None;
+        }
+    }
+
+    /// Moves to the newest generation, mapping the position.
+    fn follow_migrations(&mut self) {
+        while self.table.mig.is_published() {
+            let job = migrate::job_of(&self.table).expect("a published generation has a job");
+            let pos = job.map_position(&self.table, self.pos);
+            let next = job.next().clone();
+            self.table = next;
+            self.pos = pos;
+        }
+    }
+}
+
+impl<K: Handle, V: Handle> AtomicDict<K, V> {
+    /// Removes and returns the most recently inserted live entry, or `None` if the map is
+    /// empty. Lock-free; atomic (the entry it returns was live and is removed in one step),
+    /// and the last one in insertion order among those present when it began.
+    pub fn pop_last(&self, guard: &Guard) -> Option<(K, V)> {
+        let mut t = self.current(guard);
+        'generation: loop {
+            let mut i = t.reserved();
+            while i > 0 {
+                let entry = &t.entries[i - 1];
+                // Acquire: pairs with the Release that wrote the value (and the key before it).
+                let word = entry.value.load(Ordering::Acquire);
+                if word & MOVED != 0 {
+                    t = self.help(t, guard);
+                    continue 'generation;
+                }
+                let Some(value) = t.live_value_from(i - 1, word) else {
+                    i -= 1;
+                    continue;
+                };
+                // AcqRel on success: as for remove in `modify`. Relaxed on failure: re-read.
+                if entry
+                    .value
+                    .compare_exchange(word, TOMBSTONE, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_err()
+                {
+                    continue; // look at the same entry again
+                }
+                t.add_len(-1);
+                // Relaxed: visible through the Acquire on the value word.
+                let key = entry.key.load(Ordering::Relaxed);
+                // SAFETY: the key stays owned by the (now dead) entry until the generation
+                // drops, after our guard; the value was owned by the entry and is unlinked now,
+                // so we take a reference for the caller and defer the entry's.
+                unsafe {
+                    let out = (K::clone_raw(NonNull::new_unchecked(key)), V::clone_raw(value));
+                    defer_release::<V>(guard, value);
+                    return Some(out);
+                }
+            }
+            return None;
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! Cooperative, order-preserving migration from one generation to the next.
+//!
+//! A migration grows the table, compacts away dead entries, or (for `clear`) swaps in an empty
+//! generation. It starts when a thread installs a [`Job`] (holding the already-allocated next
+//! generation) in the old generation with one CAS. Any thread that then meets a frozen slot or
+//! value helps; readers never help and never wait.
+//!
+//! # Phases
+//! Each phase is cut into chunks of entries (or index slots). Helpers claim chunks with a
+//! `fetch_add`; once every chunk is claimed, a helper that finds chunks not yet done redoes
+//! them itself, so a descheduled helper never blocks the others (lock-free). Every chunk's work
+//! is idempotent, so doing one twice is harmless:
+//! 1. **Freeze**: or [`FROZEN`] into every index slot and [`MOVED`] into every entry's value
+//!    word. After this no write succeeds in the old generation.
+//! 2. **Count**: count the live entries of each chunk. Liveness is now fixed, so every helper
+//!    computes the same numbers; their prefix sums give each live entry its position in the
+//!    new generation (order kept, holes gone).
+//! 3. **Copy**: write each live entry to its position (the value with a CAS from `UNSET`, so a
+//!    late helper never overwrites a write made after publication) and claim a slot for it in
+//!    the new index. The new generation takes over the old one's references (no refcounting).
+//! 4. **Publish**: set the new generation's entry count and length, then `published = true`.
+//!    From then on writers work in the new generation; the map's root pointer is moved lazily.
+//!
+//! A reader that meets a frozen value checks `published` *after* reading it: if unpublished,
+//! no write can have happened in the new generation yet, so the frozen value is current.
+
+use std::sync::Arc;
+
+use super::table::{
+    into_raw, mix, slot_for, tag_of, Origin, Table, EMPTY, FROZEN, MOVED, UNSET,
+};
+use crate::engine::reclaim::Handle;
+use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+
+/// Migration state of one generation: empty until a migration starts.
+pub(super) struct Migration<K: Handle, V: Handle> {
+    job: AtomicPtr<Job<K, V>>,
+    published: AtomicBool,
+}
+
+/// Everything a migration needs, allocated by the thread that starts it.
+pub(super) struct Job<K: Handle, V: Handle> {
+    next: Arc<Table<K, V>>,
+    chunk: usize,
+    index_chunks: usize,
+    entry_chunks: usize,
+    freeze: Phase,
+    count: Phase,
+    copy: Phase,
+    /// Live entries per entry chunk (valid once the count phase is done).
+    counts: Box<[AtomicUsize]>,
+}
+
+/// A set of chunks that helpers claim, do, and mark done.
+struct Phase {
+    claimed: AtomicUsize,
+    done: Box<[AtomicBool]>,
+    remaining: AtomicUsize,
+}
+
+impl Phase {
+    fn new(chunks: usize) -> Self {
+        Phase {
+            claimed: AtomicUsize::new(0),
+            done: (0..chunks).map(|_| AtomicBool::new(false)).collect(),
+            remaining: AtomicUsize::new(chunks),
+        }
+    }
+
+    /// Runs `work` on chunks until every chunk is done, by this thread or another.
+    fn run(&self, work: impl Fn(usize)) {
+        let n = self.done.len();
+        loop {
+            // Relaxed: the counter only hands out chunk numbers; results are published by
+            // `finish`.
+            let chunk = self.claimed.fetch_add(1, Ordering::Relaxed);
+            if chunk >= n {
+                break;
+            }
+            work(chunk);
+            self.finish(chunk);
+        }
+        // Every chunk is claimed; some claimers may be descheduled. Redo what is not done.
+        // Acquire: pairs with the AcqRel decrement in `finish`, so when it reads 0 every
+        // chunk's work is visible to this thread.
+        while self.remaining.load(Ordering::Acquire) != 0 {
+            for chunk in 0..n {
+                // Acquire: pairs with the AcqRel swap in `finish`.
+                if !self.done[chunk].load(Ordering::Acquire) {
+                    work(chunk);
+                    self.finish(chunk);
+                }
+            }
+        }
+    }
+
+    fn finish(&self, chunk: usize) {
+        // AcqRel: Release publishes this chunk's work; Acquire orders a redo after the first.
+        if !self.done[chunk].swap(true, Ordering::AcqRel) {
+            // AcqRel: Release publishes the work to whoever reads `remaining == 0`; Acquire
+            // chains the earlier finishers' work into ours (a release sequence of RMWs).
+            self.remaining.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl<K: Handle, V: Handle> Migration<K, V> {
+    pub fn new() -> Self {
+        Migration { job: AtomicPtr::new(std::ptr::null_mut()), published: AtomicBool::new(false) }
+    }
+
+    /// Whether the next generation is published (writes now go there).
+    #[inline]
+    pub fn is_published(&self) -> bool {
+        // Acquire: pairs with the Release store in `help`, making the next generation's
+        // contents (and the job pointer) visible.
+        self.published.load(Ordering::Acquire)
+    }
+
+    fn job(&self) -> Option<&Job<K, V>> {
+        // Acquire: pairs with the AcqRel CAS in `start` that installed the job.
+        let job = self.job.load(Ordering::Acquire);
+        // SAFETY: a job, once installed, lives as long as this generation (freed in
+        // `drop_next`, called from the generation's Drop).
+        unsafe { job.as_ref() }
+    }
+
+    /// The next generation, if a migration has been published.
+    pub fn moved_to(&self) -> Option<&Arc<Table<K, V>>> {
+        if self.is_published() {
+            self.job().map(|job| &job.next)
+        } else {
+            None
+        }
+    }
+
+    /// Frees the job (and our reference to the next generation); from the generation's Drop.
+    pub fn drop_next(&mut self) {
+        let job = std::mem::replace(self.job.get_mut(), std::ptr::null_mut());
+        if job.is_null() {
+            return;
+        }
+        // SAFETY: the job was created by `Box::into_raw` in `start` and we are its only owner.
+        let job = unsafe { Box::from_raw(job) };
+        if !self.is_published() {
+            // A migration that never finished (only possible if a helper panicked): the next
+            // generation may hold copies of our pointers, which we are about to release. Leak
+            // it rather than release anything twice.
+            std::mem::forget(job.next.clone());
+        }
+    }
+}
+
+/// Starts migrating `old` into `next` unless a migration is already under way, then helps
+/// until the next generation is published. Returns whether `next` was the one installed (if
+/// not, another migration was, and it is published now).
+pub(super) fn start<K: Handle, V: Handle>(old: &Table<K, V>, next: Table<K, V>) -> bool {
+    let mut ours = false;
+    if old.mig.job().is_none() {
+        let job = Box::into_raw(Box::new(Job::new(old, next)));
+        // AcqRel on success: Release publishes the job's contents to helpers (Acquire load in
+        // `job()`). Acquire on failure: we read the winner's job in `help`.
+        match old.mig.job.compare_exchange(
+            std::ptr::null_mut(),
+            job,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => ours = true,
+            // SAFETY: our job was never shared; its table holds no objects yet.
+            Err(_) => drop(unsafe { Box::from_raw(job) }),
+        }
+    }
+    help(old);
+    ours
+}
+
+/// Helps the migration of `old` until the next generation is published; returns it.
+///
+/// Must only be called once a job is installed (a frozen slot or value implies one).
+pub(super) fn help<K: Handle, V: Handle>(old: &Table<K, V>) -> &Table<K, V> {
+    let job = old.mig.job().expect("help() called on a table that is not migrating");
+    if !old.mig.is_published() {
+        job.freeze.run(|chunk| job.freeze_chunk(old, chunk));
+        let live = if job.next.origin == Origin::Cleared {
+            0
+        } else {
+            job.count.run(|chunk| job.count_chunk(old, chunk));
+            job.copy.run(|chunk| job.copy_chunk(old, chunk));
+            job.prefix(job.entry_chunks)
+        };
+        // Relaxed: published by the Release store of `published` below.
+        job.next.len_base.store(live as isize, Ordering::Relaxed);
+        // Relaxed (both): published by the Release store below. A CAS from 0 rather than a
+        // store, so a late helper cannot undo reservations made after publication.
+        let _ = job.next.next_entry.compare_exchange(0, live, Ordering::Relaxed, Ordering::Relaxed);
+        // Release: publishes the whole new generation; pairs with the Acquire load in
+        // `is_published`.
+        old.mig.published.store(true, Ordering::Release);
+    }
+    &job.next
+}
+
+impl<K: Handle, V: Handle> Job<K, V> {
+    fn new(old: &Table<K, V>, next: Table<K, V>) -> Self {
+        // Chunks of at least 256, at most ~128 of them per array, so prefix sums stay cheap.
+        let chunk = old.cap().div_ceil(128).max(256);
+        let index_chunks = old.index.len().div_ceil(chunk);
+        let entry_chunks = old.cap().div_ceil(chunk);
+        Job {
+            next: Arc::new(next),
+            chunk,
+            index_chunks,
+            entry_chunks,
+            freeze: Phase::new(index_chunks + entry_chunks),
+            count: Phase::new(entry_chunks),
+            copy: Phase::new(entry_chunks),
+            counts: (0..entry_chunks).map(|_| AtomicUsize::new(0)).collect(),
+        }
+    }
+
+    fn range(&self, chunk: usize, len: usize) -> std::ops::Range<usize> {
+        (chunk * self.chunk).min(len)..((chunk + 1) * self.chunk).min(len)
+    }
+
+    fn freeze_chunk(&self, old: &Table<K, V>, unit: usize) {
+        if unit < self.index_chunks {
+            for slot in &old.index[self.range(unit, old.index.len())] {
+                // Acquire: pairs with the Release CAS that filled the slot, so the copy phase
+                // sees the entry it points at. Nothing is published by the freeze itself.
+                slot.fetch_or(FROZEN, Ordering::Acquire);
+            }
+        } else {
+            for entry in &old.entries[self.range(unit - self.index_chunks, old.cap())] {
+                // AcqRel: Acquire pairs with the Release that wrote the value (and the hash and
+                // key before it); Release continues that release sequence for later readers.
+                entry.value.fetch_or(MOVED, Ordering::AcqRel);
+            }
+        }
+    }
+
+    fn count_chunk(&self, old: &Table<K, V>, chunk: usize) {
+        let live = self.range(chunk, old.cap()).filter(|&i| old.live_value(i).is_some()).count();
+        // Relaxed: published to other helpers by the phase's `finish`.
+        self.counts[chunk].store(live, Ordering::Relaxed);
+    }
+
+    /// Live entries in chunks `[0, chunk)`: where chunk `chunk`'s first live entry goes.
+    fn prefix(&self, chunk: usize) -> usize {
+        // Relaxed: the count phase is done (Acquire in Phase::run) before anyone reads these.
+        self.counts[..chunk].iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    fn copy_chunk(&self, old: &Table<K, V>, chunk: usize) {
+        if old.mig.is_published() {
+            return; // a late redo: every chunk is done and writers may be using `new`
+        }
+        let new = &*self.next;
+        let mut pos = self.prefix(chunk);
+        for i in self.range(chunk, old.cap()) {
+            let Some(value) = old.live_value(i) else { continue };
+            let from = &old.entries[i];
+            let to = &new.entries[pos];
+            // Relaxed (all three): the hash and key are visible to us through the Acquire in
+            // live_value; the new generation is published by the Release of `published`.
+            let hash = from.hash.load(Ordering::Relaxed);
+            to.hash.store(hash, Ordering::Relaxed);
+            to.key.store(from.key.load(Ordering::Relaxed), Ordering::Relaxed);
+            // Relaxed: as above. A CAS from UNSET: a late helper must not overwrite a value
+            // written (or deleted) after publication.
+            let _ = to.value.compare_exchange(
+                UNSET,
+                value.as_ptr() as usize,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            claim_slot(new, hash, pos);
+            pos += 1;
+        }
+    }
+
+    /// Where position `pos` of the old generation lands in the next one: the number of live
+    /// old entries before it. Used by iterators that follow a migration.
+    pub fn map_position(&self, old: &Table<K, V>, pos: usize) -> usize {
+        if self.next.origin == Origin::Cleared {
+            return 0;
+        }
+        let pos = pos.min(old.cap());
+        let chunk = pos / self.chunk;
+        let start = (chunk * self.chunk).min(pos);
+        self.prefix(chunk.min(self.entry_chunks)) + (start..pos).filter(|&i| old.live_value(i).is_some()).count()
+    }
+}
+
+/// Points a slot of `new`'s index at entry `pos` (idempotent: another helper may have done it).
+fn claim_slot<K: Handle, V: Handle>(new: &Table<K, V>, hash: u64, pos: usize) {
+    let mixed = mix(hash);
+    let want = slot_for(pos, tag_of(mixed));
+    let mut i = mixed as usize & new.mask;
+    for _ in 0..=new.mask {
+        // Relaxed: the new index is only read by helpers (who agree on its contents through
+        // the phase's done flags) until `published` is stored with Release.
+        let slot = new.index[i].load(Ordering::Relaxed);
+        if slot == want || slot & FROZEN != 0 {
+            // Done, or we are a late helper: `new` was published (every chunk done) and is
+            // already migrating onwards, so this copy is moot.
+            return;
+        }
+        if slot == EMPTY {
+            // Relaxed (both): as above; on failure we re-read the slot.
+            match new.index[i].compare_exchange(EMPTY, want, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(_) => continue,
+            }
+        }
+        i = (i + 1) & new.mask;
+    }
+}
+
+/// The job of a migrating generation, for iterators mapping positions.
+pub(super) fn job_of<K: Handle, V: Handle>(t: &Table<K, V>) -> Option<&Job<K, V>> {
+    t.mig.job()
+}
+
+/// An extra `Arc` reference to the next generation, kept as a raw pointer by the map's root.
+pub(super) fn next_raw<K: Handle, V: Handle>(job: &Job<K, V>) -> *mut Table<K, V> {
+    into_raw(job.next.clone())
+}
+
+impl<K: Handle, V: Handle> Job<K, V> {
+    pub fn next(&self) -> &Arc<Table<K, V>> {
+        &self.next
+    }
+}

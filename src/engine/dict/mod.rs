@@ -1,0 +1,319 @@
+//! A lock-free, insertion-ordered hash table of reference-counted keys and values.
+//!
+//! The table stores raw pointers of [`Handle`] types (Arc in Rust, Python objects in the
+//! binding) and owns one reference to each key and value it holds. The caller hashes keys and
+//! supplies equality as a closure that may fail or run arbitrary code (even re-entering the
+//! same map). Every operation takes an epoch [`Guard`]; references handed out are new ones.
+//!
+//! Files, one per operation family:
+//! * [`table`]: one generation's layout (index + entries), value-word states, sizing;
+//! * `modify`: every write (insert, update, remove, compare-and-set, compute), as one primitive;
+//! * [`migrate`]: cooperative, order-preserving growth, compaction and clear;
+//! * `ops`: the named operations (insert, remove, compare-and-set, compute, ...) over `modify`;
+//! * `iter`: weakly consistent iteration and `pop_last`.
+//!
+//! `docs/design.md` has the long form and the table of happens-before pairs.
+
+mod iter;
+mod migrate;
+mod modify;
+mod ops;
+mod table;
+
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use crossbeam_epoch::Guard;
+
+pub use iter::Iter;
+pub use modify::{Action, Outcome};
+pub use table::CapacityError;
+
+use crate::engine::reclaim::Handle;
+use crate::sync::{AtomicPtr, Ordering};
+use table::{mix, slot_entry, slot_tag, tag_of, value_ptr, Origin, Table, FROZEN, MOVED};
+
+/// A concurrent hash map from `K` to `V`, both reference-counted pointers (see [`Handle`]).
+pub struct AtomicDict<K: Handle, V: Handle> {
+    /// The current generation: an `Arc<Table>` as a raw pointer. It may lag behind: a
+    /// generation whose migration is published forwards to the next one.
+    root: AtomicPtr<Table<K, V>>,
+}
+
+// SAFETY: the map only hands out new references through `Handle`, whose implementors promise
+// the objects may be shared and released across threads; all shared state is atomic.
+unsafe impl<K: Handle, V: Handle> Send for AtomicDict<K, V> {}
+// SAFETY: as above.
+unsafe impl<K: Handle, V: Handle> Sync for AtomicDict<K, V> {}
+
+/// Diagnostics about the current generation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// Entries the current generation can hold before it migrates.
+    pub capacity: usize,
+    /// Live keys.
+    pub len: usize,
+    /// Entries used by keys that were deleted (or reservations abandoned) since the last migration.
+    pub dead: usize,
+    /// Migrations (growth, compaction, clear) since the map was created.
+    pub migrations: u64,
+    /// The longest run of occupied index slots a lookup may have to walk.
+    pub longest_probe: usize,
+}
+
+impl<K: Handle, V: Handle> Default for AtomicDict<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: Handle, V: Handle> AtomicDict<K, V> {
+    /// An empty map with the smallest table.
+    pub fn new() -> Self {
+        Self::with_capacity(0).expect("the smallest table always fits")
+    }
+
+    /// An empty map that holds `capacity` keys before it first grows. A request that cannot be
+    /// met returns an error rather than aborting.
+    pub fn with_capacity(capacity: usize) -> Result<Self, CapacityError> {
+        let table = Table::with_entries(capacity, Origin::Fresh, 0)?;
+        Ok(AtomicDict { root: AtomicPtr::new(table::into_raw(Arc::new(table))) })
+    }
+
+    /// The current generation, following published migrations.
+    fn current<'g>(&self, guard: &'g Guard) -> &'g Table<K, V> {
+        // Acquire: pairs with the AcqRel CAS in `advance` (and the map's construction).
+        let raw = self.root.load(Ordering::Acquire);
+        // SAFETY: the root always holds an Arc reference; a replaced root is released through
+        // the epoch, and `guard` keeps this thread pinned, so the table outlives `'g`.
+        let mut t = unsafe { &*raw };
+        while t.mig.is_published() {
+            t = self.advance(t, guard);
+        }
+        t
+    }
+
+    /// `t`'s migration is published: move the root past it (if nobody has) and return the
+    /// next generation.
+    fn advance<'g>(&self, t: &'g Table<K, V>, guard: &'g Guard) -> &'g Table<K, V> {
+        let job = migrate::job_of(t).expect("a published generation has a job");
+        let next: &'g Table<K, V> = job.next();
+        let old = std::ptr::from_ref(t).cast_mut();
+        let new = migrate::next_raw(job);
+        // AcqRel on success: Release publishes nothing new (the generation was published by
+        // `published`), Acquire orders the retirement after the load. Relaxed on failure:
+        // someone else moved the root; we only drop our extra reference.
+        match self.root.compare_exchange(old, new, Ordering::AcqRel, Ordering::Relaxed) {
+            Ok(_) => {
+                let old = SendTable(old);
+                // SAFETY: `old` is no longer reachable from the root; threads pinned now may
+                // still read it, and the epoch runs the release only after they unpin.
+                unsafe {
+                    guard.defer_unchecked(move || {
+                        let SendTable(old) = old;
+                        drop(Arc::from_raw(old));
+                    });
+                }
+            }
+            // SAFETY: `new` is the extra reference `next_raw` just made; nobody else saw it.
+            Err(_) => drop(unsafe { Arc::from_raw(new) }),
+        }
+        next
+    }
+
+    /// A new reference to the value stored under `hash` and a key for which `eq` is true.
+    ///
+    /// `eq` is called with stored keys of equal hash; it may fail (the error is returned) and
+    /// may re-enter this map. Lock-free and linearizable.
+    pub fn get<E>(
+        &self,
+        guard: &Guard,
+        hash: u64,
+        mut eq: impl FnMut(NonNull<()>) -> Result<bool, E>,
+    ) -> Result<Option<V>, E> {
+        let mixed = mix(hash);
+        let tag = tag_of(mixed);
+        let mut t = self.current(guard);
+        'generation: loop {
+            let mut pos = mixed as usize & t.mask;
+            for _ in 0..=t.mask {
+                // Acquire: pairs with the Release CAS that claimed the slot, so the entry's
+                // hash and key are visible.
+                let slot = t.index[pos].load(Ordering::Acquire);
+                if slot & FROZEN != 0 && t.mig.is_published() {
+                    t = self.advance(t, guard);
+                    continue 'generation;
+                }
+                let Some(e) = slot_entry(slot) else { return Ok(None) };
+                let entry = &t.entries[e];
+                // Relaxed (hash, key): visible through the slot's Acquire above.
+                if slot_tag(slot) == tag && entry.hash.load(Ordering::Relaxed) == hash {
+                    let key = entry.key.load(Ordering::Relaxed);
+                    // SAFETY: a published entry's key is non-null until the generation drops.
+                    if eq(unsafe { NonNull::new_unchecked(key) })? {
+                        // Acquire: pairs with the Release that wrote the value.
+                        let word = entry.value.load(Ordering::Acquire);
+                        // Checked after reading the word: if still unpublished, no newer write
+                        // exists anywhere, so the frozen value is current.
+                        if word & MOVED != 0 && t.mig.is_published() {
+                            t = self.advance(t, guard);
+                            continue 'generation;
+                        }
+                        // SAFETY: the value is owned by the table (or its release is deferred
+                        // past our guard), so it is alive while we take a reference.
+                        return Ok(value_ptr(word).map(|p| unsafe { V::clone_raw(p) }));
+                    }
+                }
+                pos = (pos + 1) & t.mask;
+            }
+            if t.mig.is_published() {
+                t = self.advance(t, guard);
+                continue;
+            }
+            return Ok(None);
+        }
+    }
+
+    /// Number of live keys: exact when no write is in flight.
+    pub fn len(&self, guard: &Guard) -> usize {
+        self.current(guard).len()
+    }
+
+    /// Whether the map has no keys (exact when no write is in flight).
+    pub fn is_empty(&self, guard: &Guard) -> bool {
+        self.len(guard) == 0
+    }
+
+    /// Removes every key: a migration to an empty generation, so it is one linearizable step.
+    /// Writes that race with it land either before (and are cleared) or after.
+    pub fn clear(&self, guard: &Guard) {
+        loop {
+            let t = self.current(guard);
+            let empty = Table::with_entries(0, Origin::Cleared, t.migrations + 1)
+                .expect("the smallest table always fits");
+            if migrate::start(t, empty) {
+                return;
+            }
+            // Another migration was under way; clear the generation it produced.
+        }
+    }
+
+    /// Makes room for at least `additional` more keys without further migrations. A request
+    /// that cannot be met returns an error and leaves the map unchanged.
+    pub fn reserve(&self, guard: &Guard, additional: usize) -> Result<(), CapacityError> {
+        loop {
+            let t = self.current(guard);
+            if additional <= t.cap() - t.reserved() {
+                return Ok(());
+            }
+            let want = t.len().checked_add(additional).ok_or(CapacityError::Overflow)?;
+            let next = Table::with_entries(want.max(t.cap()), Origin::Copied, t.migrations + 1)?;
+            if migrate::start(t, next) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Starts (or helps) a migration of the full generation `t`; returns the next generation.
+    fn grow<'g>(&self, t: &'g Table<K, V>, guard: &'g Guard) -> &'g Table<K, V> {
+        if migrate::job_of(t).is_none() {
+            let cap = t.cap();
+            // Double when at least half the entries are live; otherwise compact at this size.
+            let want = if t.len() >= cap / 2 { cap * 2 } else { cap };
+            let next = match Table::with_entries(want, Origin::Copied, t.migrations + 1) {
+                Ok(next) => next,
+                Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u64; 2]>()),
+            };
+            migrate::start(t, next);
+        } else {
+            migrate::help(t);
+        }
+        self.advance(t, guard)
+    }
+
+    /// Helps the migration `t` is under (a frozen slot or value was met); returns the next
+    /// generation.
+    fn help<'g>(&self, t: &'g Table<K, V>, guard: &'g Guard) -> &'g Table<K, V> {
+        migrate::help(t);
+        self.advance(t, guard)
+    }
+
+    /// A weakly consistent iterator over `(key, value)` in insertion order; see [`Iter`].
+    pub fn iter(&self, guard: &Guard) -> Iter<K, V> {
+        let t = self.current(guard);
+        // SAFETY: `t` is alive (we are pinned) and the root holds a reference, so adding one
+        // is sound.
+        let arc = unsafe {
+            let raw = std::ptr::from_ref(t);
+            Arc::increment_strong_count(raw);
+            Arc::from_raw(raw)
+        };
+        Iter::new(arc)
+    }
+
+    /// Diagnostics of the current generation (walks the whole table: O(capacity)).
+    pub fn stats(&self, guard: &Guard) -> Stats {
+        let t = self.current(guard);
+        let reserved = t.reserved();
+        let live = (0..reserved).filter(|&i| t.live_value(i).is_some()).count();
+        let mut longest = 0;
+        let mut run = 0;
+        // Walk twice around so a run that wraps past the end is measured whole.
+        for i in 0..2 * t.index.len() {
+            // Relaxed: a statistic.
+            if t.index[i & t.mask].load(Ordering::Relaxed) & !FROZEN != 0 {
+                run += 1;
+                longest = longest.max(run.min(t.index.len()));
+            } else {
+                run = 0;
+            }
+        }
+        Stats {
+            capacity: t.cap(),
+            len: t.len(),
+            dead: reserved - live,
+            migrations: t.migrations,
+            longest_probe: longest,
+        }
+    }
+
+    /// Calls `visit` with every key and value pointer the current generation owns, without
+    /// pinning or allocating (for a garbage collector's traversal).
+    ///
+    /// # Safety
+    /// No other thread may be modifying the map (e.g. the world is stopped for a collection).
+    pub unsafe fn for_each_owned(&self, mut visit: impl FnMut(NonNull<()>)) {
+        // Relaxed: the caller guarantees no concurrent writer.
+        // SAFETY: the root holds a reference, and nothing retires it while the world is stopped.
+        let mut t = unsafe { &*self.root.load(Ordering::Relaxed) };
+        while let Some(next) = t.mig.moved_to() {
+            t = next;
+        }
+        for i in 0..t.reserved() {
+            // Relaxed: as above.
+            if let Some(key) = NonNull::new(t.entries[i].key.load(Ordering::Relaxed)) {
+                visit(key);
+            }
+            if let Some(value) = t.live_value(i) {
+                visit(value);
+            }
+        }
+    }
+}
+
+/// A retired generation crossing to whichever thread runs the epoch's deferred functions.
+struct SendTable<K: Handle, V: Handle>(*mut Table<K, V>);
+// SAFETY: tables are shared between threads by design; `Handle` objects may be released on any
+// thread.
+unsafe impl<K: Handle, V: Handle> Send for SendTable<K, V> {}
+
+impl<K: Handle, V: Handle> Drop for AtomicDict<K, V> {
+    fn drop(&mut self) {
+        // We are the only user (`&mut self`): drop the root's reference now. Older generations
+        // are released by the epoch or by iterators that still hold them.
+        // Relaxed: `&mut self` means no other thread can touch the root.
+        let raw = self.root.load(Ordering::Relaxed);
+        // SAFETY: the root held one Arc reference.
+        drop(unsafe { Arc::from_raw(raw) });
+    }
+}

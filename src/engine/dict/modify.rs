@@ -1,0 +1,348 @@
+//! Every write as one primitive: find the key's slot, show the current value to a decision
+//! closure, and apply its [`Action`] with a CAS, retrying (and asking again) on conflict.
+//!
+//! # Steps
+//! 1. Probe the index from the mixed hash. A frozen slot: help the migration, retry in the next
+//!    generation.
+//! 2. An empty slot: the key is absent. Ask the closure. To insert: reserve the next entry,
+//!    write hash and key, claim the value word (`UNSET -> value|PENDING`, Release), then claim
+//!    the slot (`EMPTY -> entry`, Release). If the slot was taken meanwhile, abandon the entry
+//!    (value to TOMBSTONE, key back to null) and look at the slot again.
+//! 3. A slot whose tag, hash and key match: the key's slot for this generation. Read the value
+//!    word; frozen: help and retry. Ask the closure with the current value (or none for a
+//!    tombstone). Replace or delete with a CAS on the value word; a deleted key is re-inserted
+//!    by a new entry at the end and a CAS of the slot from the dead entry to the new one.
+//!
+//! No user code (the closure, `eq`) runs while a reservation is filled but unpublished, so an
+//! error or a re-entrant call never leaves a half-made entry behind.
+
+use std::ptr::NonNull;
+
+use crossbeam_epoch::Guard;
+
+use super::table::{
+    mix, slot_entry, slot_for, slot_tag, tag_of, value_ptr, Table, EMPTY, FROZEN, MOVED, PENDING,
+    TOMBSTONE, UNSET,
+};
+use super::AtomicDict;
+use crate::engine::reclaim::{defer_release, Handle};
+use crate::sync::Ordering;
+
+/// What the decision closure of [`AtomicDict::modify`] wants done.
+pub enum Action<V> {
+    /// Leave the map as it is.
+    Keep,
+    /// Store this value (insert if absent, replace if present).
+    Set(V),
+    /// Delete the key if present.
+    Remove,
+}
+
+/// What [`AtomicDict::modify`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing changed.
+    Unchanged,
+    /// The key was absent and is now present.
+    Inserted,
+    /// The key's value was replaced.
+    Replaced,
+    /// The key was deleted.
+    Removed,
+}
+
+/// The result of probing for a key.
+enum Probe {
+    At(Found),
+    /// The generation is frozen by a migration.
+    Frozen,
+    /// No empty slot and no match.
+    Full,
+}
+
+/// Where a key was found: its slot and the entry the slot pointed at.
+struct Found {
+    pos: usize,
+    slot: u64,
+}
+
+impl<K: Handle, V: Handle> AtomicDict<K, V> {
+    /// The write primitive. Finds `hash`/`eq`'s key, calls `decide(current, spare)` with a
+    /// pointer to its current value (alive while `guard` is held) or `None`, and applies the
+    /// returned [`Action`] atomically: if the value changed in between, `decide` is called
+    /// again with the new value (so it may run more than once) and gets back, as `spare`, the
+    /// value it proposed last time.
+    ///
+    /// `key` is the caller's key, borrowed for the call; the map takes its own reference only
+    /// if it inserts. Errors from `eq` or `decide` are returned with the map unchanged.
+    /// Lock-free and linearizable: the successful CAS is the linearization point.
+    pub fn modify<E>(
+        &self,
+        guard: &Guard,
+        hash: u64,
+        key: NonNull<()>,
+        mut eq: impl FnMut(NonNull<()>) -> Result<bool, E>,
+        mut decide: impl FnMut(Option<NonNull<()>>, Option<V>) -> Result<Action<V>, E>,
+    ) -> Result<Outcome, E> {
+        let mixed = mix(hash);
+        let tag = tag_of(mixed);
+        let mut spare: Option<V> = None;
+        let mut owned_key: Option<K> = None;
+        let mut t = self.current(guard);
+        'generation: loop {
+            let found = match self.find(t, mixed, hash, &mut eq)? {
+                Probe::At(found) => found,
+                Probe::Frozen => {
+                    t = self.help(t, guard);
+                    continue 'generation;
+                }
+                Probe::Full => {
+                    t = self.grow(t, guard);
+                    continue 'generation;
+                }
+            };
+            let mut slot = found.slot;
+            loop {
+                if slot & FROZEN != 0 {
+                    t = self.help(t, guard);
+                    continue 'generation;
+                }
+                let Some(e) = slot_entry(slot) else {
+                    // The key is absent from this generation.
+                    let Action::Set(value) = decide(None, spare.take())? else {
+                        return Ok(Outcome::Unchanged);
+                    };
+                    match self.publish_new(t, found.pos, EMPTY, tag, hash, key, &mut owned_key, value) {
+                        Ok(()) => return Ok(Outcome::Inserted),
+                        Err(Lost::Full(value)) => {
+                            spare = Some(value);
+                            t = self.grow(t, guard);
+                            continue 'generation;
+                        }
+                        Err(Lost::Slot(value, now)) => {
+                            spare = Some(value);
+                            // Someone claimed the slot: it may be our key; look again.
+                            match self.recheck(t, found.pos, now, tag, hash, &mut eq)? {
+                                Some(now) => {
+                                    slot = now;
+                                    continue;
+                                }
+                                None => continue 'generation,
+                            }
+                        }
+                    }
+                };
+                let entry = &t.entries[e];
+                // Acquire: pairs with the Release that wrote the value word.
+                let word = entry.value.load(Ordering::Acquire);
+                if word & MOVED != 0 {
+                    t = self.help(t, guard);
+                    continue 'generation;
+                }
+                let current = value_ptr(word);
+                let action = decide(current, spare.take())?;
+                match (action, current) {
+                    (Action::Keep, _) | (Action::Remove, None) => return Ok(Outcome::Unchanged),
+                    (Action::Remove, Some(old)) => {
+                        // AcqRel on success: Release orders our earlier reads before the
+                        // tombstone; Acquire pairs with the Release that stored `old`. Relaxed
+                        // on failure: we re-read the word with Acquire.
+                        if entry
+                            .value
+                            .compare_exchange(word, TOMBSTONE, Ordering::AcqRel, Ordering::Relaxed)
+                            .is_ok()
+                        {
+                            // SAFETY: `old` is unlinked and was owned by the entry.
+                            unsafe { defer_release::<V>(guard, old) };
+                            t.add_len(-1);
+                            return Ok(Outcome::Removed);
+                        }
+                    }
+                    (Action::Set(value), Some(old)) => {
+                        let new = value.into_raw().as_ptr() as usize;
+                        // Release on success: publishes the new value's object to readers'
+                        // Acquire loads. Relaxed on failure: we re-read with Acquire.
+                        match entry.value.compare_exchange(word, new, Ordering::AcqRel, Ordering::Relaxed) {
+                            Ok(_) => {
+                                // SAFETY: `old` is unlinked and was owned by the entry.
+                                unsafe { defer_release::<V>(guard, old) };
+                                return Ok(Outcome::Replaced);
+                            }
+                            // SAFETY: the CAS failed, so `new` is still only ours.
+                            Err(_) => spare = Some(unsafe { V::from_raw(NonNull::new_unchecked(new as *mut ())) }),
+                        }
+                    }
+                    (Action::Set(value), None) => {
+                        // A deleted key: re-insert it as a new entry at the end.
+                        match self.publish_new(t, found.pos, slot, tag, hash, key, &mut owned_key, value) {
+                            Ok(()) => return Ok(Outcome::Inserted),
+                            Err(Lost::Full(value)) => {
+                                spare = Some(value);
+                                t = self.grow(t, guard);
+                                continue 'generation;
+                            }
+                            Err(Lost::Slot(value, now)) => {
+                                // The slot still belongs to our key (re-pointed by another
+                                // re-insert) unless it froze.
+                                spare = Some(value);
+                                slot = now;
+                                continue;
+                            }
+                        }
+                    }
+                }
+                // A CAS on the value word lost: look at the slot again (it may be frozen now).
+                // Acquire: pairs with the Release CAS that last changed the slot.
+                slot = t.index[found.pos].load(Ordering::Acquire);
+            }
+        }
+    }
+
+    /// Probes for the key: its slot (holding its entry), or the empty slot where it would go.
+    fn find<E>(
+        &self,
+        t: &Table<K, V>,
+        mixed: u64,
+        hash: u64,
+        eq: &mut impl FnMut(NonNull<()>) -> Result<bool, E>,
+    ) -> Result<Probe, E> {
+        let tag = tag_of(mixed);
+        let mut pos = mixed as usize & t.mask;
+        for _ in 0..=t.mask {
+            // Acquire: pairs with the Release CAS that claimed the slot.
+            let slot = t.index[pos].load(Ordering::Acquire);
+            if slot & FROZEN != 0 {
+                return Ok(Probe::Frozen);
+            }
+            if slot == EMPTY || self.is_key(t, slot, tag, hash, eq)? {
+                return Ok(Probe::At(Found { pos, slot }));
+            }
+            pos = (pos + 1) & t.mask;
+        }
+        // Every slot is claimed (only possible with many abandoned reservations): migrate.
+        Ok(Probe::Full)
+    }
+
+    /// Whether `slot` points at an entry holding our key.
+    fn is_key<E>(
+        &self,
+        t: &Table<K, V>,
+        slot: u64,
+        tag: u64,
+        hash: u64,
+        eq: &mut impl FnMut(NonNull<()>) -> Result<bool, E>,
+    ) -> Result<bool, E> {
+        let Some(e) = slot_entry(slot) else { return Ok(false) };
+        let entry = &t.entries[e];
+        // Relaxed (hash, key): visible through the Acquire load of the slot.
+        if slot_tag(slot) != tag || entry.hash.load(Ordering::Relaxed) != hash {
+            return Ok(false);
+        }
+        let key = entry.key.load(Ordering::Relaxed);
+        // SAFETY: a published entry's key is non-null and owned by the generation, which our
+        // guard keeps alive.
+        eq(unsafe { NonNull::new_unchecked(key) })
+    }
+
+    /// After losing the race for an empty slot at `pos` (it now holds `now`): `Some(now)` if
+    /// the slot is our key's (carry on with it), `None` to probe again from the start.
+    fn recheck<E>(
+        &self,
+        t: &Table<K, V>,
+        _pos: usize,
+        now: u64,
+        tag: u64,
+        hash: u64,
+        eq: &mut impl FnMut(NonNull<()>) -> Result<bool, E>,
+    ) -> Result<Option<u64>, E> {
+        if now & FROZEN != 0 {
+            return Ok(Some(now));
+        }
+        Ok(if self.is_key(t, now, tag, hash, eq)? { Some(now) } else { None })
+    }
+
+    /// Reserves an entry for `value`, fills it, and CASes the slot at `pos` from `expected` to
+    /// it. On failure everything is taken back and returned.
+    #[allow(clippy::too_many_arguments)]
+    fn publish_new(
+        &self,
+        t: &Table<K, V>,
+        pos: usize,
+        expected: u64,
+        tag: u64,
+        hash: u64,
+        key: NonNull<()>,
+        owned_key: &mut Option<K>,
+        value: V,
+    ) -> Result<(), Lost<V>> {
+        // Relaxed: entry numbers only need to be unique; the entry is published by the CASes.
+        let e = t.next_entry.fetch_add(1, Ordering::Relaxed);
+        if e >= t.cap() {
+            return Err(Lost::Full(value));
+        }
+        let entry = &t.entries[e];
+        // SAFETY: the caller keeps `key` alive for the call.
+        let k = owned_key.take().unwrap_or_else(|| unsafe { K::clone_raw(key) }).into_raw();
+        let v = value.into_raw();
+        // Relaxed (hash, key): published by the Release CAS on the value word just below.
+        entry.hash.store(hash, Ordering::Relaxed);
+        entry.key.store(k.as_ptr(), Ordering::Relaxed);
+        // Release on success: publishes hash and key to anyone who Acquires the value word
+        // (iterators, migration). Relaxed on failure: the entry froze; nothing to read.
+        let claimed = entry
+            .value
+            .compare_exchange(UNSET, v.as_ptr() as usize | PENDING, Ordering::Release, Ordering::Relaxed)
+            .is_ok();
+        let result = if claimed {
+            // Release on success: publishes the entry to readers who Acquire the slot. Acquire
+            // on failure: we go on to read the entry the winner published.
+            t.index[pos].compare_exchange(expected, slot_for(e, tag), Ordering::Release, Ordering::Acquire)
+        } else {
+            // The entry froze before we claimed it: the generation is migrating.
+            // Acquire: as for the slot CAS failure above.
+            Err(t.index[pos].load(Ordering::Acquire) | FROZEN)
+        };
+        match result {
+            Ok(_) => {
+                // Relaxed (both): clearing PENDING is only a shortcut for later scanners; if a
+                // write or a freeze got there first, they carry the value on.
+                let _ = entry.value.compare_exchange(
+                    v.as_ptr() as usize | PENDING,
+                    v.as_ptr() as usize,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+                t.add_len(1);
+                Ok(())
+            }
+            Err(now) => {
+                if claimed {
+                    // Relaxed (both): scanners already treat an unpublished PENDING entry as
+                    // dead; the tombstone only saves them the index check. Fails if frozen.
+                    let _ = entry.value.compare_exchange(
+                        v.as_ptr() as usize | PENDING,
+                        TOMBSTONE,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                }
+                // Relaxed: nobody reads the key of a dead entry until the generation is dropped,
+                // which happens after we unpin.
+                entry.key.store(std::ptr::null_mut(), Ordering::Relaxed);
+                // SAFETY: the entry was never published, so its references are still ours.
+                unsafe {
+                    *owned_key = Some(K::from_raw(k));
+                    Err(Lost::Slot(V::from_raw(v), now))
+                }
+            }
+        }
+    }
+}
+
+/// Why `publish_new` gave up; the value comes back for the retry.
+enum Lost<V> {
+    /// The generation has no free entry: migrate.
+    Full(V),
+    /// The slot changed (to this word) or the generation froze (the word has FROZEN).
+    Slot(V, u64),
+}

@@ -1,0 +1,336 @@
+//! One generation of the table: a compact index over an append-only entries array.
+//!
+//! # Layout
+//! * `index`: `2^k` atomic `u64` slots. A slot is [`EMPTY`], or holds an entry number and a
+//!   16-bit tag taken from the mixed hash. [`FROZEN`] is or-ed into every slot when a migration
+//!   starts. Within a generation a slot, once given to a key, belongs to that key: re-inserting
+//!   a deleted key re-points the same slot at a new entry at the end (dict's order semantics).
+//! * `entries`: `cap` entries `{hash, key, value}` filled in reservation order, which is
+//!   insertion order. `hash` and `key` are written before the entry is published and never change
+//!   afterwards (an abandoned reservation resets its key to null, see below).
+//!
+//! # Value word states (low 3 bits of an 8-aligned pointer)
+//! | word | meaning |
+//! |---|---|
+//! | `0` ([`UNSET`]) | never written: a free or just-reserved entry |
+//! | `ptr` | a live value |
+//! | `ptr \| PENDING` | live, written by an inserter that may not have published it in the index yet |
+//! | [`TOMBSTONE`] | deleted (terminal for the entry), or an abandoned reservation |
+//! | any of the above `\| MOVED` | frozen by a migration: no more writes in this generation |
+//!
+//! A `PENDING` entry reached through the index is published (readers treat it as live). An
+//! iterator or a migration that meets one scanning the entries asks the index whether a slot
+//! points at it ([`Table::is_published`]).
+
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use crossbeam_utils::CachePadded;
+
+use super::migrate::Migration;
+use crate::engine::reclaim::Handle;
+use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicIsize;
+
+/// An index slot no key has claimed.
+pub(super) const EMPTY: u64 = 0;
+/// Or-ed into every index slot when a migration freezes the generation.
+pub(super) const FROZEN: u64 = 1 << 63;
+const TAG_BITS: u32 = 16;
+
+/// Value word of an entry that has never been written.
+pub(super) const UNSET: usize = 0;
+/// Or-ed into a value word when a migration freezes it.
+pub(super) const MOVED: usize = 0b001;
+/// Or-ed into a value word until its inserter knows the entry is published in the index.
+pub(super) const PENDING: usize = 0b010;
+/// Value word of a deleted entry or an abandoned reservation (not a valid pointer).
+pub(super) const TOMBSTONE: usize = 0b100;
+
+/// Smallest index; holds up to `MIN_INDEX * 2 / 3` entries.
+pub(super) const MIN_INDEX: usize = 8;
+
+/// Mixes the caller's hash (CPython's hash of a small int is the int itself) so that both the
+/// slot position (low bits) and the tag (high bits) depend on every input bit. murmur3's fmix64.
+#[inline]
+pub(super) fn mix(hash: u64) -> u64 {
+    let mut h = hash;
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+#[inline]
+pub(super) fn tag_of(mixed: u64) -> u64 {
+    mixed >> (64 - TAG_BITS)
+}
+
+/// An index slot pointing at entry `entry` with tag `tag`.
+#[inline]
+pub(super) fn slot_for(entry: usize, tag: u64) -> u64 {
+    ((entry as u64 + 1) << TAG_BITS) | tag
+}
+
+/// The entry number a slot points at, if any (ignores [`FROZEN`]).
+#[inline]
+pub(super) fn slot_entry(slot: u64) -> Option<usize> {
+    match (slot & !FROZEN) >> TAG_BITS {
+        0 => None,
+        e => Some(e as usize - 1),
+    }
+}
+
+#[inline]
+pub(super) fn slot_tag(slot: u64) -> u64 {
+    slot & ((1 << TAG_BITS) - 1)
+}
+
+/// If the value word holds a live value, its pointer (state bits stripped). `PENDING` words
+/// count as live here; callers that scan entries rather than the index check publication.
+#[inline]
+pub(super) fn value_ptr(word: usize) -> Option<NonNull<()>> {
+    let bare = word & !(MOVED | PENDING);
+    if bare == UNSET || bare == TOMBSTONE {
+        None
+    } else {
+        NonNull::new(bare as *mut ())
+    }
+}
+
+/// `{hash, key, value}`; all atomic so that migration helpers and abandoned inserters can touch
+/// the same entry without data races.
+pub(super) struct Entry {
+    pub hash: AtomicU64,
+    pub key: AtomicPtr<()>,
+    pub value: AtomicUsize,
+}
+
+/// How a generation came to be; decides who owns the objects of the generation before it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Origin {
+    /// A new map.
+    Fresh,
+    /// A migration moved the live entries of the previous generation here: it now owns them.
+    Copied,
+    /// `clear`: nothing was moved; the previous generation keeps (and releases) everything.
+    Cleared,
+}
+
+/// Why a capacity request cannot be met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CapacityError {
+    /// The size does not fit in memory arithmetic (e.g. `2**62` entries).
+    Overflow,
+    /// The allocator refused the request.
+    AllocFailed,
+}
+
+impl std::fmt::Display for CapacityError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CapacityError::Overflow => f.write_str("capacity overflow"),
+            CapacityError::AllocFailed => f.write_str("memory allocation failed"),
+        }
+    }
+}
+
+impl std::error::Error for CapacityError {}
+
+/// One generation. Shared through `Arc` (the map's root, iterators, and the previous
+/// generation's `next` each hold one) and retired through the epoch.
+pub(super) struct Table<K: Handle, V: Handle> {
+    pub mask: usize,
+    pub index: Box<[AtomicU64]>,
+    pub entries: Box<[Entry]>,
+    /// Next entry number to reserve; may run past `entries.len()` (then the table is full).
+    pub next_entry: AtomicUsize,
+    /// Live entries when this generation was published, plus the striped deltas since.
+    pub len_base: AtomicIsize,
+    pub len_stripes: Box<[CachePadded<AtomicIsize>]>,
+    pub origin: Origin,
+    /// Migrations that led to this generation (for stats).
+    pub migrations: u64,
+    pub mig: Migration<K, V>,
+}
+
+impl<K: Handle, V: Handle> Table<K, V> {
+    /// A table whose entries hold at least `entries` (fallible: an error, never an abort).
+    pub fn with_entries(
+        entries: usize,
+        origin: Origin,
+        migrations: u64,
+    ) -> Result<Self, CapacityError> {
+        let index_len = index_len_for(entries)?;
+        let cap = entries_for_index(index_len);
+        Ok(Table {
+            mask: index_len - 1,
+            index: zeroed_slice(index_len, || AtomicU64::new(EMPTY))?,
+            entries: zeroed_slice(cap, || Entry {
+                hash: AtomicU64::new(0),
+                key: AtomicPtr::new(std::ptr::null_mut()),
+                value: AtomicUsize::new(UNSET),
+            })?,
+            next_entry: AtomicUsize::new(0),
+            len_base: AtomicIsize::new(0),
+            len_stripes: (0..stripe_count()).map(|_| CachePadded::new(AtomicIsize::new(0))).collect(),
+            origin,
+            migrations,
+            mig: Migration::new(),
+        })
+    }
+
+    #[inline]
+    pub fn cap(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Entries that may have been written: `[0, reserved())`.
+    #[inline]
+    pub fn reserved(&self) -> usize {
+        // Acquire: pairs with nothing in particular (entries are read through their own
+        // Acquire loads); Relaxed would do, but Acquire keeps the scan after the load.
+        self.next_entry.load(Ordering::Acquire).min(self.cap())
+    }
+
+    /// Adds `delta` to the length, on this thread's stripe.
+    #[inline]
+    pub fn add_len(&self, delta: isize) {
+        let stripe = &self.len_stripes[thread_stripe() & (self.len_stripes.len() - 1)];
+        // Relaxed: len is a statistic, exact only when quiescent; nothing is published by it.
+        stripe.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    pub fn len(&self) -> usize {
+        // Relaxed: see add_len.
+        let base = self.len_base.load(Ordering::Relaxed);
+        // Relaxed: see add_len.
+        let sum: isize = self.len_stripes.iter().map(|s| s.load(Ordering::Relaxed)).sum();
+        (base + sum).max(0) as usize
+    }
+
+    /// Whether some index slot points at entry `i` (so a `PENDING` entry there is published).
+    /// Probing stops at the first empty slot: a slot is claimed only when every slot before it
+    /// in the probe sequence is occupied, and slots never become empty again.
+    pub fn is_published(&self, i: usize) -> bool {
+        // Relaxed: the hash was written before the value word we already read with Acquire.
+        let mixed = mix(self.entries[i].hash.load(Ordering::Relaxed));
+        let mut pos = mixed as usize & self.mask;
+        for _ in 0..=self.mask {
+            // Acquire: pairs with the inserter's Release CAS on the slot.
+            let slot = self.index[pos].load(Ordering::Acquire);
+            match slot_entry(slot) {
+                None => return false,
+                Some(e) if e == i => return true,
+                Some(_) => pos = (pos + 1) & self.mask,
+            }
+        }
+        false
+    }
+
+    /// The live value of entry `i` (frozen or not), checking publication of `PENDING` entries.
+    pub fn live_value(&self, i: usize) -> Option<NonNull<()>> {
+        // Acquire: pairs with the Release that wrote the value (insert, update, or freeze).
+        self.live_value_from(i, self.entries[i].value.load(Ordering::Acquire))
+    }
+
+    /// [`Table::live_value`] for a value word already loaded (with Acquire) from entry `i`.
+    pub fn live_value_from(&self, i: usize, word: usize) -> Option<NonNull<()>> {
+        let ptr = value_ptr(word)?;
+        if word & PENDING != 0 && !self.is_published(i) {
+            return None;
+        }
+        Some(ptr)
+    }
+}
+
+impl<K: Handle, V: Handle> Drop for Table<K, V> {
+    fn drop(&mut self) {
+        // We are the last owner: no thread can read this generation any more (the root's
+        // reference was dropped through the epoch; iterators hold their own Arc).
+        let transferred = self.mig.moved_to().map(|next| next.origin) == Some(Origin::Copied);
+        for i in 0..self.reserved() {
+            let live = self.live_value(i);
+            // Relaxed: we are the only owner; the Arc drop synchronized with every other.
+            let key = self.entries[i].key.load(Ordering::Relaxed);
+            if transferred && live.is_some() {
+                continue; // the next generation owns this entry's key and value now
+            }
+            if let Some(key) = NonNull::new(key) {
+                // SAFETY: the entry owns one reference to its key (null if abandoned), not
+                // transferred and not yet released.
+                unsafe { K::release(key) };
+            }
+            if let Some(value) = live {
+                // SAFETY: a live entry owns one reference to its value.
+                unsafe { V::release(value) };
+            }
+        }
+        self.mig.drop_next();
+    }
+}
+
+/// Index length for at least `entries` entries, at most 2/3 full.
+fn index_len_for(entries: usize) -> Result<usize, CapacityError> {
+    let want = entries.checked_mul(3).ok_or(CapacityError::Overflow)?.div_ceil(2);
+    let len = want.max(MIN_INDEX).checked_next_power_of_two().ok_or(CapacityError::Overflow)?;
+    // Entry numbers must fit the slot encoding (47 bits) and sizes must fit isize.
+    if len > 1 << 46 {
+        return Err(CapacityError::Overflow);
+    }
+    Ok(len)
+}
+
+fn entries_for_index(index_len: usize) -> usize {
+    index_len * 2 / 3
+}
+
+/// A boxed slice of `n` elements whose all-zero bit pattern is their initial state.
+#[cfg(not(loom))]
+fn zeroed_slice<T>(n: usize, _init: impl Fn() -> T) -> Result<Box<[T]>, CapacityError> {
+    use std::alloc::{alloc_zeroed, Layout};
+    if n == 0 || std::mem::size_of::<T>() == 0 {
+        return Ok((0..n).map(|_| _init()).collect());
+    }
+    let layout = Layout::array::<T>(n).map_err(|_| CapacityError::Overflow)?;
+    // SAFETY: the layout has non-zero size (checked above).
+    let ptr = unsafe { alloc_zeroed(layout) }.cast::<T>();
+    if ptr.is_null() {
+        return Err(CapacityError::AllocFailed);
+    }
+    // SAFETY: `ptr` is a fresh allocation of `n` `T`s with `Layout::array`, as `Box<[T]>`
+    // expects; every `T` used here (atomics, and entries made of atomics) is valid all-zero,
+    // which `_init` documents: it builds the same all-zero value.
+    Ok(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, n)) })
+}
+
+/// Under loom, atomics are not plain memory: build each element.
+#[cfg(loom)]
+fn zeroed_slice<T>(n: usize, init: impl Fn() -> T) -> Result<Box<[T]>, CapacityError> {
+    Ok((0..n).map(|_| init()).collect())
+}
+
+fn stripe_count() -> usize {
+    static COUNT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *COUNT.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
+        (cpus * 2).next_power_of_two().clamp(2, 64)
+    })
+}
+
+/// A small per-thread number, used to spread counter updates over stripes.
+pub(crate) fn thread_stripe() -> usize {
+    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+    static NEXT: StdAtomicUsize = StdAtomicUsize::new(0);
+    std::thread_local! {
+        // Relaxed: only uniqueness matters, not ordering.
+        static STRIPE: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    STRIPE.try_with(|s| *s).unwrap_or(0)
+}
+
+/// An `Arc<Table>` kept as a raw pointer in an atomic slot.
+pub(super) fn into_raw<K: Handle, V: Handle>(t: Arc<Table<K, V>>) -> *mut Table<K, V> {
+    Arc::into_raw(t).cast_mut()
+}

@@ -1,0 +1,178 @@
+//! A typed wrapper over the engine's `AtomicDict` for tests: `u64` keys and values carried in
+//! `Arc<Tracked>`, a pluggable (possibly degenerate) hasher, and a live-object counter that shows
+//! every key and value the map took is released exactly once.
+#![allow(dead_code)]
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::Arc;
+
+use lockless::engine::dict::{AtomicDict, Stats};
+use lockless::engine::reclaim::{pin, Handle};
+
+/// A value that counts how many of its kind are alive.
+pub struct Tracked {
+    pub n: u64,
+    live: Arc<AtomicIsize>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+pub type Obj = Arc<Tracked>;
+
+pub struct Map {
+    pub inner: AtomicDict<Obj, Obj>,
+    hasher: fn(u64) -> u64,
+    pub live: Arc<AtomicIsize>,
+}
+
+impl Map {
+    pub fn new(hasher: fn(u64) -> u64) -> Self {
+        Self::with_capacity(hasher, 0)
+    }
+
+    pub fn with_capacity(hasher: fn(u64) -> u64, cap: usize) -> Self {
+        Map {
+            inner: AtomicDict::with_capacity(cap).unwrap(),
+            hasher,
+            live: Arc::new(AtomicIsize::new(0)),
+        }
+    }
+
+    pub fn obj(&self, n: u64) -> Obj {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        Arc::new(Tracked { n, live: self.live.clone() })
+    }
+
+    fn eq(k: u64) -> impl FnMut(NonNull<()>) -> Result<bool, ()> {
+        move |p| Ok(unsafe { p.cast::<Tracked>().as_ref() }.n == k)
+    }
+
+    pub fn get(&self, k: u64) -> Option<u64> {
+        let g = pin();
+        self.inner.get(&g, (self.hasher)(k), Self::eq(k)).unwrap().map(|v| v.n)
+    }
+
+    pub fn get_obj(&self, k: u64) -> Option<Obj> {
+        let g = pin();
+        self.inner.get(&g, (self.hasher)(k), Self::eq(k)).unwrap()
+    }
+
+    pub fn insert(&self, k: u64, v: u64) -> Option<u64> {
+        let key = self.obj(k);
+        let g = pin();
+        let value = self.obj(v);
+        self.inner.insert(&g, (self.hasher)(k), key.as_ptr(), Self::eq(k), value).unwrap().map(|v| v.n)
+    }
+
+    pub fn insert_if_absent(&self, k: u64, v: u64) -> Option<u64> {
+        let key = self.obj(k);
+        let g = pin();
+        let value = self.obj(v);
+        self.inner
+            .insert_if_absent(&g, (self.hasher)(k), key.as_ptr(), Self::eq(k), value)
+            .unwrap()
+            .map(|v| v.n)
+    }
+
+    pub fn remove(&self, k: u64) -> Option<u64> {
+        let key = self.obj(k);
+        let g = pin();
+        self.inner.remove(&g, (self.hasher)(k), key.as_ptr(), Self::eq(k)).unwrap().map(|v| v.n)
+    }
+
+    pub fn replace_if_present(&self, k: u64, v: u64) -> Option<u64> {
+        let key = self.obj(k);
+        let g = pin();
+        let value = self.obj(v);
+        self.inner
+            .replace_if_present(&g, (self.hasher)(k), key.as_ptr(), Self::eq(k), value)
+            .unwrap()
+            .map(|v| v.n)
+    }
+
+    /// CAS by identity: `expected` is an object previously read from the map (or None).
+    pub fn cas(&self, k: u64, expected: Option<&Obj>, desired: Option<u64>) -> bool {
+        let key = self.obj(k);
+        let g = pin();
+        let desired = desired.map(|d| self.obj(d));
+        self.inner
+            .compare_and_set(&g, (self.hasher)(k), key.as_ptr(), Self::eq(k), expected.map(Handle::as_ptr), desired)
+            .unwrap()
+    }
+
+    /// Adds `delta` to the key's value (absent counts as 0) through `compute`.
+    pub fn add(&self, k: u64, delta: u64) -> u64 {
+        let key = self.obj(k);
+        let g = pin();
+        self.inner
+            .compute(&g, (self.hasher)(k), key.as_ptr(), Self::eq(k), |cur| {
+                let cur = cur.map_or(0, |p| unsafe { p.cast::<Tracked>().as_ref() }.n);
+                Ok(Some(self.obj(cur + delta)))
+            })
+            .unwrap()
+            .unwrap()
+            .n
+    }
+
+    pub fn compute_remove(&self, k: u64) -> Option<u64> {
+        let key = self.obj(k);
+        let g = pin();
+        self.inner.compute(&g, (self.hasher)(k), key.as_ptr(), Self::eq(k), |_| Ok(None)).unwrap().map(|v| v.n)
+    }
+
+    pub fn pop_last(&self) -> Option<(u64, u64)> {
+        let g = pin();
+        self.inner.pop_last(&g).map(|(k, v)| (k.n, v.n))
+    }
+
+    pub fn items(&self) -> Vec<(u64, u64)> {
+        let g = pin();
+        let mut it = self.inner.iter(&g);
+        let mut out = Vec::new();
+        while let Some((k, v)) = it.next(&g) {
+            out.push((k.n, v.n));
+        }
+        out
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.len(&pin())
+    }
+
+    pub fn clear(&self) {
+        self.inner.clear(&pin());
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.inner.stats(&pin())
+    }
+
+    /// Objects created by this map's tests and not yet dropped.
+    pub fn live_objects(&self) -> isize {
+        self.live.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs the epoch until deferred releases have run (nothing else is pinned in these tests).
+pub fn flush_epoch() {
+    for _ in 0..20_000 {
+        pin().flush();
+    }
+}
+
+pub fn identity_hash(k: u64) -> u64 {
+    k
+}
+
+pub fn one_hash(_: u64) -> u64 {
+    42
+}
+
+pub fn two_bit_hash(k: u64) -> u64 {
+    k & 3
+}

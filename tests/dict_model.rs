@@ -1,0 +1,178 @@
+//! Differential tests: random operation sequences applied to the engine and to std's HashMap
+//! (plus a Vec for insertion order) must agree at every step, with degenerate hashers and tiny
+//! capacities so that migrations happen constantly; afterwards every key and value the map
+//! took has been released exactly once.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{flush_epoch, identity_hash, one_hash, two_bit_hash, Map};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Get(u64),
+    Insert(u64, u64),
+    InsertIfAbsent(u64, u64),
+    Remove(u64),
+    Replace(u64, u64),
+    CasCurrent(u64, u64),
+    CasStale(u64, u64),
+    CasAbsent(u64, u64),
+    Add(u64, u64),
+    ComputeRemove(u64),
+    PopLast,
+    Clear,
+    Items,
+    Len,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let k = 0..24u64;
+    let v = 0..1000u64;
+    prop_oneof![
+        4 => k.clone().prop_map(Op::Get),
+        6 => (k.clone(), v.clone()).prop_map(|(k, v)| Op::Insert(k, v)),
+        2 => (k.clone(), v.clone()).prop_map(|(k, v)| Op::InsertIfAbsent(k, v)),
+        4 => k.clone().prop_map(Op::Remove),
+        2 => (k.clone(), v.clone()).prop_map(|(k, v)| Op::Replace(k, v)),
+        2 => (k.clone(), v.clone()).prop_map(|(k, v)| Op::CasCurrent(k, v)),
+        1 => (k.clone(), v.clone()).prop_map(|(k, v)| Op::CasStale(k, v)),
+        1 => (k.clone(), v.clone()).prop_map(|(k, v)| Op::CasAbsent(k, v)),
+        2 => (k.clone(), 1..5u64).prop_map(|(k, d)| Op::Add(k, d)),
+        1 => k.clone().prop_map(Op::ComputeRemove),
+        1 => Just(Op::PopLast),
+        1 => Just(Op::Clear),
+        1 => Just(Op::Items),
+        1 => Just(Op::Len),
+    ]
+}
+
+/// The reference: a HashMap plus the keys in insertion order.
+#[derive(Default)]
+struct Model {
+    map: HashMap<u64, u64>,
+    order: Vec<u64>,
+}
+
+impl Model {
+    fn insert(&mut self, k: u64, v: u64) -> Option<u64> {
+        let old = self.map.insert(k, v);
+        if old.is_none() {
+            self.order.push(k);
+        }
+        old
+    }
+    fn remove(&mut self, k: u64) -> Option<u64> {
+        let old = self.map.remove(&k);
+        if old.is_some() {
+            self.order.retain(|&x| x != k);
+        }
+        old
+    }
+    fn items(&self) -> Vec<(u64, u64)> {
+        self.order.iter().map(|k| (*k, self.map[k])).collect()
+    }
+}
+
+fn run(hasher: fn(u64) -> u64, cap: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let map = Map::with_capacity(hasher, cap);
+    let mut model = Model::default();
+    for op in ops {
+        match op {
+            Op::Get(k) => prop_assert_eq!(map.get(k), model.map.get(&k).copied()),
+            Op::Insert(k, v) => prop_assert_eq!(map.insert(k, v), model.insert(k, v)),
+            Op::InsertIfAbsent(k, v) => {
+                let expected = model.map.get(&k).copied();
+                if expected.is_none() {
+                    model.insert(k, v);
+                }
+                prop_assert_eq!(map.insert_if_absent(k, v), expected);
+            }
+            Op::Remove(k) => prop_assert_eq!(map.remove(k), model.remove(k)),
+            Op::Replace(k, v) => {
+                let expected = model.map.get(&k).copied();
+                if expected.is_some() {
+                    model.map.insert(k, v);
+                }
+                prop_assert_eq!(map.replace_if_present(k, v), expected);
+            }
+            Op::CasCurrent(k, v) => {
+                let current = map.get_obj(k);
+                let swapped = map.cas(k, current.as_ref(), Some(v));
+                prop_assert!(swapped, "CAS from the value just read must succeed");
+                model.insert(k, v);
+            }
+            Op::CasStale(k, v) => {
+                // An equal but distinct object: identity comparison must fail.
+                let stale = map.obj(model.map.get(&k).copied().unwrap_or(0));
+                prop_assert!(!map.cas(k, Some(&stale), Some(v)));
+            }
+            Op::CasAbsent(k, v) => {
+                let absent = !model.map.contains_key(&k);
+                prop_assert_eq!(map.cas(k, None, Some(v)), absent);
+                if absent {
+                    model.insert(k, v);
+                }
+            }
+            Op::Add(k, d) => {
+                let new = model.map.get(&k).copied().unwrap_or(0) + d;
+                if model.map.contains_key(&k) {
+                    model.map.insert(k, new);
+                } else {
+                    model.insert(k, new);
+                }
+                prop_assert_eq!(map.add(k, d), new);
+            }
+            Op::ComputeRemove(k) => {
+                model.remove(k);
+                prop_assert_eq!(map.compute_remove(k), None);
+            }
+            Op::PopLast => {
+                let expected = model.order.last().map(|&k| (k, model.map[&k]));
+                if let Some((k, _)) = expected {
+                    model.remove(k);
+                }
+                prop_assert_eq!(map.pop_last(), expected);
+            }
+            Op::Clear => {
+                map.clear();
+                model = Model::default();
+            }
+            Op::Items => prop_assert_eq!(map.items(), model.items()),
+            Op::Len => prop_assert_eq!(map.len(), model.map.len()),
+        }
+    }
+    prop_assert_eq!(map.items(), model.items());
+    prop_assert_eq!(map.len(), model.map.len());
+    let live = map.live.clone();
+    drop(map);
+    flush_epoch();
+    prop_assert_eq!(live.load(std::sync::atomic::Ordering::SeqCst), 0, "every object released once");
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn matches_hashmap_with_identity_hash(ops in prop::collection::vec(op(), 1..200)) {
+        run(identity_hash, 0, ops)?;
+    }
+
+    #[test]
+    fn matches_hashmap_when_every_key_has_one_hash(ops in prop::collection::vec(op(), 1..200)) {
+        run(one_hash, 0, ops)?;
+    }
+
+    #[test]
+    fn matches_hashmap_with_two_bit_hashes(ops in prop::collection::vec(op(), 1..200)) {
+        run(two_bit_hash, 0, ops)?;
+    }
+
+    #[test]
+    fn matches_hashmap_with_a_larger_initial_capacity(ops in prop::collection::vec(op(), 1..200)) {
+        run(identity_hash, 100, ops)?;
+    }
+}
