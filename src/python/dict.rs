@@ -1,0 +1,488 @@
+//! `lockless.AtomicDict`'s compiled base (`AtomicDictBase`): the mapping protocol's hot paths
+//! and the atomic operations, each one engine call. `python/lockless/_dict.py` adds views,
+//! repr, equality, `|`, pickling and the rest in Python.
+//!
+//! Every method hashes the key first (the key's `__hash__`, once), then runs one engine
+//! operation inside [`pinned`], which drains queued decrefs after unpinning. Python callables
+//! (`__eq__`, compute/merge functions) run inside the operation only where the engine allows
+//! user code: with nothing half-written.
+
+use std::ptr::NonNull;
+use std::sync::Mutex;
+
+use pyo3::exceptions::{PyKeyError, PyMemoryError, PyOverflowError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
+
+use crate::engine::dict::{Action, AtomicDict, CapacityError, Iter, Outcome};
+use crate::python::handle::{drain_pending, pinned, PyHandle};
+use crate::python::key::{eq_for, hash_of};
+
+type Map = AtomicDict<PyHandle, PyHandle>;
+
+/// The type of [`not_found`]: a singleton meaning "no value".
+#[pyclass(name = "NotFoundType", module = "lockless", frozen)]
+pub(crate) struct NotFoundType;
+
+#[pymethods]
+impl NotFoundType {
+    fn __repr__(&self) -> &'static str {
+        "NOT_FOUND"
+    }
+
+    /// Pickles as a reference to the module attribute, so the singleton stays unique.
+    fn __reduce__(&self) -> &'static str {
+        "NOT_FOUND"
+    }
+}
+
+static NOT_FOUND: PyOnceLock<Py<NotFoundType>> = PyOnceLock::new();
+
+/// `lockless.NOT_FOUND`.
+pub(crate) fn not_found(py: Python<'_>) -> &Bound<'_, PyAny> {
+    NOT_FOUND
+        .get_or_init(py, || Py::new(py, NotFoundType).expect("allocating the NOT_FOUND sentinel"))
+        .bind(py)
+        .as_any()
+}
+
+fn ptr(obj: &Bound<'_, PyAny>) -> NonNull<()> {
+    // SAFETY: a Bound always holds a non-null object pointer.
+    unsafe { NonNull::new_unchecked(obj.as_ptr().cast()) }
+}
+
+/// A pointer the engine handed to a decision closure, as a borrowed Python object.
+///
+/// # Safety
+/// `p` is alive for `'py` uses within the closure (the engine's guard keeps it alive).
+unsafe fn borrowed<'py>(py: Python<'py>, p: NonNull<()>) -> Bound<'py, PyAny> {
+    // SAFETY: forwarded from the caller.
+    unsafe { Bound::from_borrowed_ptr(py, p.as_ptr().cast()) }
+}
+
+fn out<'py>(py: Python<'py>, value: Option<PyHandle>) -> Bound<'py, PyAny> {
+    match value {
+        Some(v) => v.into_bound(py),
+        None => not_found(py).clone(),
+    }
+}
+
+fn capacity_error(err: CapacityError) -> PyErr {
+    match err {
+        CapacityError::Overflow => PyOverflowError::new_err("AtomicDict capacity too large"),
+        CapacityError::AllocFailed => PyMemoryError::new_err("cannot allocate AtomicDict capacity"),
+    }
+}
+
+/// The compiled base of `lockless.AtomicDict`; use `lockless.AtomicDict`.
+#[pyclass(name = "AtomicDictBase", module = "lockless", subclass, frozen, weakref, mapping)]
+pub(crate) struct PyAtomicDict {
+    map: std::mem::ManuallyDrop<Map>,
+}
+
+impl PyAtomicDict {
+    /// Looks `key` up: its value, or `None`.
+    fn lookup(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
+        let hash = hash_of(key)?;
+        pinned(py, |g| self.map.get(g, hash, eq_for(key)))
+    }
+
+    fn store(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
+        let hash = hash_of(key)?;
+        pinned(py, |g| self.map.insert(g, hash, ptr(key), eq_for(key), PyHandle::new(value)))
+    }
+
+    fn delete(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
+        let hash = hash_of(key)?;
+        pinned(py, |g| self.map.remove(g, hash, ptr(key), eq_for(key)))
+    }
+
+    /// `compute` with a Rust-side function of the current value (`None`: absent), whose
+    /// `None` result deletes. Returns the stored value.
+    fn compute_with<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        mut f: impl FnMut(Option<Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyAny>>>,
+    ) -> PyResult<Option<PyHandle>> {
+        let hash = hash_of(key)?;
+        pinned(py, |g| {
+            self.map.compute(g, hash, ptr(key), eq_for(key), |current| {
+                // SAFETY: `current` is alive under the engine's guard during this call.
+                let current = current.map(|p| unsafe { borrowed(py, p) });
+                Ok(f(current)?.map(|v| PyHandle::new(&v)))
+            })
+        })
+    }
+
+    fn iterator(&self, py: Python<'_>, kind: IterKind) -> PyDictIterator {
+        let iter = pinned(py, |g| self.map.iter(g));
+        PyDictIterator { iter: Mutex::new(iter), kind }
+    }
+}
+
+#[pymethods]
+impl PyAtomicDict {
+    /// Creates an empty map; `lockless.AtomicDict.__init__` fills it from the arguments.
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        PyAtomicDict { map: std::mem::ManuallyDrop::new(Map::new()) }
+    }
+
+    fn __len__(&self, py: Python<'_>) -> usize {
+        pinned(py, |g| self.map.len(g))
+    }
+
+    fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(self.lookup(py, key)?.is_some())
+    }
+
+    fn __getitem__<'py>(slf: &Bound<'py, Self>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        if let Some(v) = slf.get().lookup(py, key)? {
+            return Ok(v.into_bound(py));
+        }
+        // As dict: a subclass's __missing__ supplies the value.
+        match slf.get_type().getattr(pyo3::intern!(py, "__missing__")) {
+            Ok(missing) => missing.call1((slf, key)),
+            Err(_) => Err(PyKeyError::new_err(key.clone().unbind())),
+        }
+    }
+
+    fn __setitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let hash = hash_of(key)?;
+        let mut value = Some(PyHandle::new(value));
+        pinned(py, |g| {
+            // `modify` rather than `insert`: no reference to the previous value is taken.
+            self.map.modify(g, hash, ptr(key), eq_for(key), |_, spare| {
+                Ok(Action::Set(spare.or_else(|| value.take()).expect("a value to store")))
+            })
+        })
+        .map(drop)
+    }
+
+    fn __delitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        let hash = hash_of(key)?;
+        let outcome = pinned(py, |g| self.map.modify(g, hash, ptr(key), eq_for(key), |_, _| Ok(Action::Remove)))?;
+        match outcome {
+            Outcome::Removed => Ok(()),
+            _ => Err(PyKeyError::new_err(key.clone().unbind())),
+        }
+    }
+
+    fn __iter__(&self, py: Python<'_>) -> PyDictIterator {
+        self.iterator(py, IterKind::Keys)
+    }
+
+    /// A weakly consistent iterator over `(key, value)` pairs in insertion order.
+    fn _iter_items(&self, py: Python<'_>) -> PyDictIterator {
+        self.iterator(py, IterKind::Items)
+    }
+
+    /// A weakly consistent iterator over values in insertion order.
+    fn _iter_values(&self, py: Python<'_>) -> PyDictIterator {
+        self.iterator(py, IterKind::Values)
+    }
+
+    #[pyo3(signature = (key, default = None))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self.lookup(py, key)? {
+            Some(v) => v.into_bound(py),
+            None => default.unwrap_or_else(|| py.None().into_bound(py)),
+        })
+    }
+
+    #[pyo3(signature = (key, default = None))]
+    fn pop<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match (self.delete(py, key)?, default) {
+            (Some(v), _) => Ok(v.into_bound(py)),
+            (None, Some(default)) => Ok(default),
+            (None, None) => Err(PyKeyError::new_err(key.clone().unbind())),
+        }
+    }
+
+    fn popitem<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        match pinned(py, |g| self.map.pop_last(g)) {
+            Some((k, v)) => Ok((k.into_bound(py), v.into_bound(py))),
+            None => Err(PyKeyError::new_err("popitem(): dictionary is empty")),
+        }
+    }
+
+    #[pyo3(signature = (key, default = None))]
+    fn setdefault<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let default = default.unwrap_or_else(|| py.None().into_bound(py));
+        let hash = hash_of(key)?;
+        let existing =
+            pinned(py, |g| self.map.insert_if_absent(g, hash, ptr(key), eq_for(key), PyHandle::new(&default)))?;
+        Ok(existing.map_or(default, |v| v.into_bound(py)))
+    }
+
+    fn clear(&self, py: Python<'_>) {
+        pinned(py, |g| self.map.clear(g));
+    }
+
+    fn compare_and_set(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        expected: &Bound<'_, PyAny>,
+        desired: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let found = self.compare_and_exchange(py, key, expected, desired)?;
+        Ok(found.is(expected))
+    }
+
+    fn compare_and_exchange<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        expected: &Bound<'py, PyAny>,
+        desired: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let nf = not_found(py);
+        let expected = (!expected.is(nf)).then(|| ptr(expected));
+        let desired = (!desired.is(nf)).then(|| PyHandle::new(desired));
+        let hash = hash_of(key)?;
+        let found = pinned(py, |g| {
+            self.map.compare_and_exchange(g, hash, ptr(key), eq_for(key), expected, desired)
+        })?;
+        Ok(out(py, found))
+    }
+
+    fn replace(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        old: &Bound<'_, PyAny>,
+        new: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let mut replaced = false;
+        self.compute_with(py, key, |current| {
+            replaced = false;
+            match current {
+                Some(cur) if cur.eq(old)? => {
+                    replaced = true;
+                    Ok(Some(new.clone()))
+                }
+                other => Ok(other),
+            }
+        })?;
+        Ok(replaced)
+    }
+
+    fn get_and_set<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Ok(out(py, self.store(py, key, value)?))
+    }
+
+    #[pyo3(name = "compute")]
+    fn compute_py<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        r#fn: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let nf = not_found(py);
+        let stored = self.compute_with(py, key, |current| {
+            let new = r#fn.call1((current.unwrap_or_else(|| nf.clone()),))?;
+            Ok((!new.is(nf)).then_some(new))
+        })?;
+        Ok(out(py, stored))
+    }
+
+    fn compute_if_absent<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        factory: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(v) = self.lookup(py, key)? {
+            return Ok(v.into_bound(py));
+        }
+        // Called unpinned, perhaps in several threads at once; one result is stored.
+        let made = factory.call1((key,))?;
+        let hash = hash_of(key)?;
+        let existing =
+            pinned(py, |g| self.map.insert_if_absent(g, hash, ptr(key), eq_for(key), PyHandle::new(&made)))?;
+        Ok(existing.map_or(made, |v| v.into_bound(py)))
+    }
+
+    fn merge<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        value: &Bound<'py, PyAny>,
+        r#fn: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let nf = not_found(py);
+        let stored = self.compute_with(py, key, |current| match current {
+            None => Ok(Some(value.clone())),
+            Some(old) => {
+                let new = r#fn.call1((old, value))?;
+                Ok((!new.is(nf)).then_some(new))
+            }
+        })?;
+        Ok(out(py, stored))
+    }
+
+    #[pyo3(signature = (key, amount = None, default = None))]
+    fn add<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        amount: Option<Bound<'py, PyAny>>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let one = || 1i64.into_pyobject(py).map(|o| o.into_any());
+        let amount = match amount {
+            Some(a) => a,
+            None => one()?,
+        };
+        let stored = self.compute_with(py, key, |current| {
+            let base = match current {
+                Some(cur) => cur,
+                None => match &default {
+                    Some(d) => d.clone(),
+                    None => 0i64.into_pyobject(py)?.into_any(),
+                },
+            };
+            Ok(Some(base.add(&amount)?))
+        })?;
+        Ok(out(py, stored))
+    }
+
+    #[pyo3(signature = (keys, default = None))]
+    fn get_many<'py>(
+        &self,
+        py: Python<'py>,
+        keys: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let default = default.unwrap_or_else(|| not_found(py).clone());
+        // Hash everything first (user code), then look all up under one pin.
+        let keys = keys
+            .try_iter()?
+            .map(|k| k.and_then(|k| Ok((hash_of(&k)?, k))))
+            .collect::<PyResult<Vec<(u64, Bound<'py, PyAny>)>>>()?;
+        let found = pinned(py, |g| {
+            keys.iter().map(|(h, k)| self.map.get(g, *h, eq_for(k))).collect::<PyResult<Vec<_>>>()
+        })?;
+        PyList::new(py, found.into_iter().map(|v| v.map_or_else(|| default.clone(), |v| v.into_bound(py))))
+    }
+
+    /// Makes room for `additional` more keys without growing; an impossible request raises
+    /// MemoryError or OverflowError and leaves the dict unchanged.
+    fn reserve(&self, py: Python<'_>, additional: usize) -> PyResult<()> {
+        pinned(py, |g| self.map.reserve(g, additional)).map_err(capacity_error)
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = pinned(py, |g| self.map.stats(g));
+        let d = PyDict::new(py);
+        d.set_item("capacity", s.capacity)?;
+        d.set_item("len", s.len)?;
+        d.set_item("dead", s.dead)?;
+        d.set_item("migrations", s.migrations)?;
+        d.set_item("longest_probe", s.longest_probe)?;
+        Ok(d)
+    }
+
+    /// Visits every key and value the map owns. Never pins, allocates or touches refcounts.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let mut result = Ok(());
+        // SAFETY: the collector calls tp_traverse attached to the interpreter, so a token is
+        // valid for this call and does not escape it.
+        let py = unsafe { Python::assume_attached() };
+        // SAFETY: the collector runs with the world stopped (free-threaded) or holding the GIL,
+        // and no engine operation runs Python code with a write half-done, so no thread is
+        // modifying the map now.
+        unsafe {
+            self.map.for_each_owned(|p| {
+                if result.is_ok() {
+                    // SAFETY: `p` is a reference the map owns; ManuallyDrop lends it to `visit`
+                    // without a decref.
+                    let obj = std::mem::ManuallyDrop::new(
+                        Bound::<PyAny>::from_owned_ptr(py, p.as_ptr().cast()).unbind(),
+                    );
+                    result = visit.call(&*obj);
+                }
+            });
+        }
+        result
+    }
+
+    /// Breaks cycles by removing every key. Idempotent.
+    fn __clear__(&self, py: Python<'_>) {
+        self.clear(py);
+    }
+}
+
+impl Drop for PyAtomicDict {
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here; the field is never used again.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.map) };
+        // The map's references were queued; deallocation runs attached, so release them now.
+        Python::attach(drain_pending);
+    }
+}
+
+#[derive(Clone, Copy)]
+enum IterKind {
+    Keys,
+    Values,
+    Items,
+}
+
+/// A weakly consistent iterator over an AtomicDict: never raises because of concurrent
+/// changes, yields each key present throughout exactly once, in insertion order.
+#[pyclass(name = "AtomicDictIterator", module = "lockless", frozen)]
+pub(crate) struct PyDictIterator {
+    // A Mutex only so the iterator object itself may be shared between threads; it is
+    // uncontended in normal use and never held across Python code.
+    iter: Mutex<Iter<PyHandle, PyHandle>>,
+    kind: IterKind,
+}
+
+#[pymethods]
+impl PyDictIterator {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let next = pinned(py, |g| {
+            let mut iter = self.iter.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            iter.next(g)
+        });
+        let Some((k, v)) = next else { return Ok(None) };
+        // Into Bounds first, so the half we do not return is decref'd here, not queued.
+        let (k, v) = (k.into_bound(py), v.into_bound(py));
+        Ok(Some(match self.kind {
+            IterKind::Keys => k,
+            IterKind::Values => v,
+            IterKind::Items => PyTuple::new(py, [k, v])?.into_any(),
+        }))
+    }
+}
