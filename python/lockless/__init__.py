@@ -1,0 +1,24 @@
+"""lockless: lock-free concurrent collections for free-threaded Python.
+
+* :class:`AtomicDict` -- a lock-free, insertion-ordered drop-in ``dict`` with atomic
+  read-modify-write (compare-and-set, compute, merge, add).
+* :class:`AtomicInt` -- a signed 64-bit integer updated atomically (Java's ``AtomicLong``).
+* :class:`AtomicRef` -- an atomic reference to any object (Java's ``AtomicReference``).
+* :class:`AtomicCounter` -- a striped counter for hot increments (Java's ``LongAdder``).
+
+Every type is safe to share between threads without a lock, on the free-threaded build
+(``python3.13t``) and on the regular GIL build alike. See ``docs/consistency.md`` for the
+exact guarantees.
+"""
+
+from lockless._lockless import AtomicCounter, AtomicInt, AtomicRef
+
+from lockless._dict import NOT_FOUND, AtomicDict
+
+__all__ = [
+    "NOT_FOUND",
+    "AtomicCounter",
+    "AtomicDict",
+    "AtomicInt",
+    "AtomicRef",
+]

@@ -1,0 +1,483 @@
+//! `lockless.AtomicInt`: a signed 64-bit atomic integer (engine: `engine::atomic_int`).
+//!
+//! Operands of operators are `int` (of any size) or `AtomicInt`; anything else makes the
+//! operator return `NotImplemented`, so Python raises its usual `TypeError`. Binary and
+//! reflected operators read one snapshot of the value and compute with Python's own `int`,
+//! returning a plain `int` (so `AtomicInt(2**62) * 4` is an exact big int, as for `int`).
+//! In-place operators are one atomic engine operation each and keep the value within int64.
+
+use pyo3::basic::CompareOp;
+use pyo3::exceptions::{PyOverflowError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyInt, PyTuple};
+
+use crate::engine::atomic_int::{AtomicInt, IntError, IntOp};
+use crate::python::errors::int_error;
+
+/// A signed 64-bit integer that threads update atomically.
+#[pyclass(name = "AtomicInt", module = "lockless", frozen, weakref)]
+pub(crate) struct PyAtomicInt {
+    inner: AtomicInt,
+}
+
+/// An operand of an operator: an `int` or an `AtomicInt` (read once). Anything else fails to
+/// extract, which PyO3 turns into `NotImplemented` for operators.
+pub(crate) enum Operand<'py> {
+    /// Fits in int64.
+    Small(i64),
+    /// An `int` outside int64.
+    Big(Bound<'py, PyInt>),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Operand<'py> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(atomic) = obj.cast::<PyAtomicInt>() {
+            return Ok(Operand::Small(atomic.get().inner.load()));
+        }
+        let int = obj.cast::<PyInt>()?;
+        // The only way an int fails to convert to i64 is by being out of range.
+        Ok(match int.extract::<i64>() {
+            Ok(small) => Operand::Small(small),
+            Err(_) => Operand::Big(int.to_owned()),
+        })
+    }
+}
+
+impl<'py> Operand<'py> {
+    fn into_int(self, py: Python<'py>) -> Bound<'py, PyAny> {
+        match self {
+            Operand::Small(v) => PyInt::new(py, v).into_any(),
+            Operand::Big(int) => int.into_any(),
+        }
+    }
+}
+
+/// `a <op> b` computed by Python's `int`, for the binary operators and the big-operand path.
+fn py_apply<'py>(
+    op: IntOp,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = a.py();
+    match op {
+        IntOp::Add => a.add(b),
+        IntOp::Sub => a.sub(b),
+        IntOp::Mul => a.mul(b),
+        IntOp::FloorDiv => a.floor_div(b),
+        IntOp::Mod => a.rem(b),
+        IntOp::Pow => a.pow(b, py.None()),
+        IntOp::Shl => a.lshift(b),
+        IntOp::Shr => a.rshift(b),
+        IntOp::And => a.bitand(b),
+        IntOp::Or => a.bitor(b),
+        IntOp::Xor => a.bitxor(b),
+    }
+}
+
+/// A result that an AtomicInt may store: an int within int64.
+fn storable(result: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if !result.is_instance_of::<PyInt>() {
+        // Only `**` with a negative exponent turns two ints into a non-int.
+        return Err(int_error(IntError::NegativeExponent));
+    }
+    result.extract::<i64>().map_err(|_| int_error(IntError::Overflow))
+}
+
+/// A function's result for the `update`/`accumulate` family: must be an int within int64.
+fn fn_result(result: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if !result.is_instance_of::<PyInt>() {
+        return Err(PyTypeError::new_err(format!(
+            "AtomicInt update function must return an int, not '{}'",
+            result.get_type().name()?
+        )));
+    }
+    result
+        .extract::<i64>()
+        .map_err(|_| PyOverflowError::new_err("AtomicInt update function result out of int64 range"))
+}
+
+/// An out-of-int64 operand for an operation where only its sign (and, for `**`, its parity)
+/// matters: any shift by 64 or more, and any exponent of 64 or more on |base| >= 2, behave alike.
+fn saturate(op: IntOp, big: &Bound<'_, PyInt>) -> PyResult<i64> {
+    let negative = big.lt(0)?;
+    Ok(match (negative, op) {
+        (true, _) => i64::MIN,
+        (false, IntOp::Pow) => {
+            let odd = big.bitand(1)?.extract::<i64>()? == 1;
+            if odd { i64::MAX } else { i64::MAX - 1 }
+        }
+        (false, _) => i64::MAX,
+    })
+}
+
+impl PyAtomicInt {
+    /// One atomic in-place operation; the value is unchanged on error.
+    fn inplace(&self, py: Python<'_>, op: IntOp, other: Operand<'_>) -> PyResult<()> {
+        let result = match other {
+            Operand::Small(n) => self.inner.apply(op, n).map_err(int_error),
+            Operand::Big(big) => match op {
+                IntOp::Pow | IntOp::Shl | IntOp::Shr => {
+                    let n = saturate(op, &big)?;
+                    self.inner.apply(op, n).map_err(int_error)
+                }
+                // The result may still fit (e.g. `-2**62 + 2**63`): let Python's int compute it
+                // inside the CAS loop and check the range.
+                _ => {
+                    let big = big.into_any();
+                    self.inner.fetch_update(|current| {
+                        storable(&py_apply(op, &PyInt::new(py, current).into_any(), &big)?)
+                    })
+                }
+            },
+        };
+        result.map(drop)
+    }
+
+    /// A binary operator on a snapshot of the value, computed by Python's int.
+    fn binary<'py>(
+        &self,
+        py: Python<'py>,
+        op: IntOp,
+        other: Operand<'py>,
+        reflected: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mine = PyInt::new(py, self.inner.load()).into_any();
+        let theirs = other.into_int(py);
+        if reflected { py_apply(op, &theirs, &mine) } else { py_apply(op, &mine, &theirs) }
+    }
+
+    /// The `update`/`accumulate` family: CAS loop calling `f` on each attempt.
+    fn update(&self, f: impl Fn(i64) -> PyResult<i64>) -> PyResult<(i64, i64)> {
+        self.inner.fetch_update(f)
+    }
+}
+
+#[pymethods]
+impl PyAtomicInt {
+    #[new]
+    #[pyo3(signature = (value = 0))]
+    fn new(value: i64) -> Self {
+        Self { inner: AtomicInt::new(value) }
+    }
+
+    /// Mutable, so unhashable (like list and dict): equality follows the changing value.
+    #[classattr]
+    const __hash__: Option<Py<PyAny>> = None;
+
+    /// The current value. Atomic, wait-free.
+    fn get(&self) -> i64 {
+        self.inner.load()
+    }
+
+    /// Stores `value` (an int within int64). Atomic, wait-free.
+    fn set(&self, value: i64) {
+        self.inner.store(value);
+    }
+
+    /// Stores `value` and returns the previous value. Atomic, wait-free.
+    fn get_and_set(&self, value: i64) -> i64 {
+        self.inner.swap(value)
+    }
+
+    /// Stores `desired` if the value equals `expected`; returns whether it did. Atomic, wait-free.
+    fn compare_and_set(&self, expected: i64, desired: i64) -> bool {
+        self.inner.compare_exchange(expected, desired).is_ok()
+    }
+
+    /// Stores `desired` if the value equals `expected`; returns the value found. Atomic, wait-free.
+    fn compare_and_exchange(&self, expected: i64, desired: i64) -> i64 {
+        match self.inner.compare_exchange(expected, desired) {
+            Ok(found) | Err(found) => found,
+        }
+    }
+
+    /// Adds `n`; returns the new value. Atomic, lock-free; OverflowError (value unchanged) past int64.
+    #[pyo3(signature = (n = 1))]
+    fn increment_and_get(&self, n: i64) -> PyResult<i64> {
+        Ok(self.inner.add(n).map_err(int_error)?.1)
+    }
+
+    /// Adds `n`; returns the previous value. Atomic, lock-free; OverflowError (value unchanged) past int64.
+    #[pyo3(signature = (n = 1))]
+    fn get_and_increment(&self, n: i64) -> PyResult<i64> {
+        Ok(self.inner.add(n).map_err(int_error)?.0)
+    }
+
+    /// Subtracts `n`; returns the new value. Atomic, lock-free; OverflowError (value unchanged) past int64.
+    #[pyo3(signature = (n = 1))]
+    fn decrement_and_get(&self, n: i64) -> PyResult<i64> {
+        Ok(self.inner.sub(n).map_err(int_error)?.1)
+    }
+
+    /// Subtracts `n`; returns the previous value. Atomic, lock-free; OverflowError (value unchanged) past int64.
+    #[pyo3(signature = (n = 1))]
+    fn get_and_decrement(&self, n: i64) -> PyResult<i64> {
+        Ok(self.inner.sub(n).map_err(int_error)?.0)
+    }
+
+    /// Replaces the value `v` with `fn(v)`; returns the new value. Atomic, lock-free:
+    /// `fn` may run more than once (keep it pure). The value is unchanged on any error.
+    fn update_and_get(&self, r#fn: &Bound<'_, PyAny>) -> PyResult<i64> {
+        Ok(self.update(|v| fn_result(&r#fn.call1((v,))?))?.1)
+    }
+
+    /// Replaces the value `v` with `fn(v)`; returns the previous value. Atomic, lock-free:
+    /// `fn` may run more than once (keep it pure). The value is unchanged on any error.
+    fn get_and_update(&self, r#fn: &Bound<'_, PyAny>) -> PyResult<i64> {
+        Ok(self.update(|v| fn_result(&r#fn.call1((v,))?))?.0)
+    }
+
+    /// Replaces the value `v` with `fn(v, x)`; returns the new value. Atomic, lock-free:
+    /// `fn` may run more than once (keep it pure). The value is unchanged on any error.
+    fn accumulate_and_get(&self, x: &Bound<'_, PyAny>, r#fn: &Bound<'_, PyAny>) -> PyResult<i64> {
+        Ok(self.update(|v| fn_result(&r#fn.call1((v, x))?))?.1)
+    }
+
+    /// Replaces the value `v` with `fn(v, x)`; returns the previous value. Atomic, lock-free:
+    /// `fn` may run more than once (keep it pure). The value is unchanged on any error.
+    fn get_and_accumulate(&self, x: &Bound<'_, PyAny>, r#fn: &Bound<'_, PyAny>) -> PyResult<i64> {
+        Ok(self.update(|v| fn_result(&r#fn.call1((v, x))?))?.0)
+    }
+
+    // --- conversions and display -----------------------------------------------------------
+
+    fn __int__(&self) -> i64 {
+        self.inner.load()
+    }
+
+    fn __index__(&self) -> i64 {
+        self.inner.load()
+    }
+
+    fn __float__(&self) -> f64 {
+        // Rounds to nearest, ties to even, exactly as float(int) does.
+        self.inner.load() as f64
+    }
+
+    fn __bool__(&self) -> bool {
+        self.inner.load() != 0
+    }
+
+    fn __repr__(&self) -> String {
+        format!("AtomicInt({})", self.inner.load())
+    }
+
+    fn __format__<'py>(&self, py: Python<'py>, spec: &str) -> PyResult<Bound<'py, PyAny>> {
+        PyInt::new(py, self.inner.load()).call_method1("__format__", (spec,))
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let value = slf.get().inner.load();
+        PyTuple::new(slf.py(), [slf.get_type().into_any(), PyTuple::new(slf.py(), [value])?.into_any()])
+    }
+
+    #[pyo3(signature = (ndigits = None))]
+    fn __round__<'py>(
+        &self,
+        py: Python<'py>,
+        ndigits: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let value = PyInt::new(py, self.inner.load());
+        match ndigits {
+            Some(n) => value.call_method1("__round__", (n,)),
+            None => Ok(value.into_any()),
+        }
+    }
+
+    fn __trunc__(&self) -> i64 {
+        self.inner.load()
+    }
+
+    fn __floor__(&self) -> i64 {
+        self.inner.load()
+    }
+
+    fn __ceil__(&self) -> i64 {
+        self.inner.load()
+    }
+
+    // --- comparisons ----------------------------------------------------------------------
+
+    fn __richcmp__(&self, other: Operand<'_>, op: CompareOp) -> PyResult<bool> {
+        let mine = i128::from(self.inner.load());
+        let theirs = match other {
+            Operand::Small(v) => i128::from(v),
+            // Outside int64: greater than every int64 if positive, less if negative.
+            Operand::Big(big) => {
+                if big.lt(0)? { i128::MIN } else { i128::MAX }
+            }
+        };
+        Ok(op.matches(mine.cmp(&theirs)))
+    }
+
+    // --- unary operators --------------------------------------------------------------------
+
+    fn __neg__(&self) -> i128 {
+        -i128::from(self.inner.load())
+    }
+
+    fn __pos__(&self) -> i64 {
+        self.inner.load()
+    }
+
+    fn __abs__(&self) -> i128 {
+        i128::from(self.inner.load()).abs()
+    }
+
+    fn __invert__(&self) -> i64 {
+        !self.inner.load()
+    }
+
+    // --- binary and reflected operators: plain int results -------------------------------
+
+    fn __add__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Add, other, false)
+    }
+    fn __radd__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Add, other, true)
+    }
+    fn __sub__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Sub, other, false)
+    }
+    fn __rsub__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Sub, other, true)
+    }
+    fn __mul__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Mul, other, false)
+    }
+    fn __rmul__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Mul, other, true)
+    }
+    fn __floordiv__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::FloorDiv, other, false)
+    }
+    fn __rfloordiv__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::FloorDiv, other, true)
+    }
+    fn __mod__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Mod, other, false)
+    }
+    fn __rmod__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Mod, other, true)
+    }
+    fn __lshift__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Shl, other, false)
+    }
+    fn __rlshift__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Shl, other, true)
+    }
+    fn __rshift__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Shr, other, false)
+    }
+    fn __rrshift__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Shr, other, true)
+    }
+    fn __and__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::And, other, false)
+    }
+    fn __rand__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::And, other, true)
+    }
+    fn __or__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Or, other, false)
+    }
+    fn __ror__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Or, other, true)
+    }
+    fn __xor__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Xor, other, false)
+    }
+    fn __rxor__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.binary(py, IntOp::Xor, other, true)
+    }
+
+    fn __pow__<'py>(
+        &self,
+        py: Python<'py>,
+        other: Operand<'py>,
+        modulo: Option<Operand<'py>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let base = PyInt::new(py, self.inner.load());
+        let modulo = modulo.map_or_else(|| py.None().into_bound(py), |m| m.into_int(py));
+        base.pow(other.into_int(py), modulo)
+    }
+
+    fn __rpow__<'py>(
+        &self,
+        py: Python<'py>,
+        other: Operand<'py>,
+        modulo: Option<Operand<'py>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let exponent = PyInt::new(py, self.inner.load());
+        let modulo = modulo.map_or_else(|| py.None().into_bound(py), |m| m.into_int(py));
+        other.into_int(py).pow(exponent, modulo)
+    }
+
+    fn __truediv__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        PyInt::new(py, self.inner.load()).div(other.into_int(py))
+    }
+
+    fn __rtruediv__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        other.into_int(py).div(PyInt::new(py, self.inner.load()))
+    }
+
+    fn __divmod__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        PyInt::new(py, self.inner.load()).divmod(other.into_int(py))
+    }
+
+    fn __rdivmod__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+        other.into_int(py).divmod(PyInt::new(py, self.inner.load()))
+    }
+
+    // --- in-place operators: one atomic operation each, value kept in int64 ----------------
+
+    fn __iadd__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
+        self.inplace(py, IntOp::Add, other)
+    }
+    fn __isub__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
+        self.inplace(py, IntOp::Sub, other)
+    }
+    fn __imul__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
+        self.inplace(py, IntOp::Mul, other)
+    }
+    fn __ifloordiv__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
+        self.inplace(py, IntOp::FloorDiv, other)
+    }
+    fn __imod__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
+        self.inplace(py, IntOp::Mod, other)
+    }
+    fn __ipow__(
+        &self,
+        py: Python<'_>,
+        other: Operand<'_>,
+        _modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        self.inplace(py, IntOp::Pow, other)
+    }
+    fn __ilshift__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
+        self.inplace(py, IntOp::Shl, other)
+    }
+    fn __irshift__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
+        self.inplace(py, IntOp::Shr, other)
+    }
+    fn __iand__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
+        self.inplace(py, IntOp::And, other)
+    }
+    fn __ior__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
+        self.inplace(py, IntOp::Or, other)
+    }
+    fn __ixor__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
+        self.inplace(py, IntOp::Xor, other)
+    }
+
+    /// `/=` would turn the value into a float, which an AtomicInt cannot hold; without this,
+    /// Python would fall back to `/` and silently rebind the name to a float.
+    fn __itruediv__(&self, _other: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(PyTypeError::new_err(
+            "unsupported operand for /= on AtomicInt (the result would be a float); use //=",
+        ))
+    }
+
+}

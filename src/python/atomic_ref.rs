@@ -1,0 +1,174 @@
+//! `lockless.AtomicRef`: an atomic reference to any Python object (engine: `engine::atomic_ref`).
+//!
+//! Every operation that reads the slot runs inside [`pinned`], so an object swapped out by
+//! another thread is released (decref'd) only after this read has taken its own reference, and
+//! the queued releases are drained after unpinning. Python callbacks (`update_and_get`'s `fn`)
+//! run unpinned.
+
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyGenericAlias, PyTuple, PyType};
+use pyo3::{PyTraverseError, PyVisit};
+
+use crate::engine::atomic_ref::AtomicRef;
+use crate::python::handle::{drain_pending, pinned, PyHandle};
+
+/// An atomic reference to a Python object.
+#[pyclass(name = "AtomicRef", module = "lockless", frozen, weakref)]
+pub(crate) struct PyAtomicRef {
+    inner: AtomicRef<PyHandle>,
+}
+
+/// The address of `obj`, as the engine compares identities.
+fn identity(obj: &Bound<'_, PyAny>) -> NonNull<()> {
+    // SAFETY: a Bound always holds a non-null object pointer.
+    unsafe { NonNull::new_unchecked(obj.as_ptr().cast()) }
+}
+
+impl PyAtomicRef {
+    /// The loop behind `update_and_get`/`get_and_update`: read, call `f` unpinned, CAS by
+    /// identity; retry if another thread got in between. Returns `(old, new)`.
+    fn update<'py>(
+        &self,
+        py: Python<'py>,
+        f: &Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let mut current = pinned(py, |guard| self.inner.get(guard)).into_bound(py);
+        loop {
+            let new = f.call1((&current,))?;
+            // `current` stays alive (we hold it), so its address cannot be reused: no ABA.
+            let outcome = pinned(py, |guard| {
+                self.inner.compare_exchange(identity(&current), PyHandle::new(&new), guard)
+            });
+            match outcome {
+                Ok(old) => return Ok((old.into_bound(py), new)),
+                Err((found, _desired)) => current = found.into_bound(py),
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl PyAtomicRef {
+    #[new]
+    #[pyo3(signature = (value = None))]
+    fn new(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> Self {
+        let value = value.cloned().unwrap_or_else(|| py.None().into_bound(py));
+        Self { inner: AtomicRef::new(PyHandle::new(&value)) }
+    }
+
+    /// The current object. Atomic, wait-free.
+    fn get<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        pinned(py, |guard| self.inner.get(guard)).into_bound(py)
+    }
+
+    /// Stores `value`. Atomic, wait-free; the old object is released once no reader can hold it.
+    fn set(&self, py: Python<'_>, value: &Bound<'_, PyAny>) {
+        pinned(py, |guard| self.inner.set(PyHandle::new(value), guard));
+    }
+
+    /// Stores `value` and returns the previous object. Atomic, wait-free.
+    fn get_and_set<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+        pinned(py, |guard| self.inner.swap(PyHandle::new(value), guard)).into_bound(py)
+    }
+
+    /// Stores `desired` if the current object *is* `expected`; returns whether it did.
+    /// Atomic, wait-free.
+    fn compare_and_set(
+        &self,
+        py: Python<'_>,
+        expected: &Bound<'_, PyAny>,
+        desired: &Bound<'_, PyAny>,
+    ) -> bool {
+        pinned(py, |guard| {
+            self.inner.compare_and_set(identity(expected), PyHandle::new(desired), guard).is_ok()
+        })
+    }
+
+    /// Stores `desired` if the current object *is* `expected`; returns the object found.
+    /// Atomic, wait-free.
+    fn compare_and_exchange<'py>(
+        &self,
+        py: Python<'py>,
+        expected: &Bound<'py, PyAny>,
+        desired: &Bound<'py, PyAny>,
+    ) -> Bound<'py, PyAny> {
+        let found = pinned(py, |guard| {
+            match self.inner.compare_exchange(identity(expected), PyHandle::new(desired), guard) {
+                Ok(old) => old,
+                Err((found, _desired)) => found,
+            }
+        });
+        found.into_bound(py)
+    }
+
+    /// Replaces the object `v` with `fn(v)`; returns the new object. Atomic, lock-free:
+    /// `fn` may run more than once (keep it pure).
+    fn update_and_get<'py>(&self, py: Python<'py>, r#fn: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self.update(py, r#fn)?.1)
+    }
+
+    /// Replaces the object `v` with `fn(v)`; returns the previous object. Atomic, lock-free:
+    /// `fn` may run more than once (keep it pure).
+    fn get_and_update<'py>(&self, py: Python<'py>, r#fn: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self.update(py, r#fn)?.0)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let value = self.get(py);
+        Ok(format!("AtomicRef({})", value.repr()?))
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let value = slf.get().get(slf.py());
+        let args = PyTuple::new(slf.py(), [value])?;
+        PyTuple::new(slf.py(), [slf.get_type().into_any(), args.into_any()])
+    }
+
+    /// `AtomicRef[T]`, for type annotations.
+    #[classmethod]
+    fn __class_getitem__<'py>(
+        cls: &Bound<'py, PyType>,
+        item: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyGenericAlias>> {
+        PyGenericAlias::new(cls.py(), cls.as_any(), item)
+    }
+
+    /// Visits the one object this ref owns. Never pins, allocates or touches refcounts.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let ptr = self.inner.peek().as_ptr().cast::<pyo3::ffi::PyObject>();
+        // SAFETY: the collector calls tp_traverse on a thread attached to the interpreter, so
+        // a token is valid for this call, and it does not escape it.
+        let py = unsafe { Python::assume_attached() };
+        // SAFETY: `ptr` is the slot's own strong reference, alive while the slot holds it
+        // (the collector has stopped the world, or holds the GIL, so nobody swaps it now).
+        // ManuallyDrop keeps the borrowed reference from being decref'd.
+        let obj = ManuallyDrop::new(unsafe { Bound::from_owned_ptr(py, ptr) }.unbind());
+        visit.call(&*obj)
+    }
+
+    /// Breaks a cycle by pointing the ref at None. Idempotent.
+    fn __clear__(&self, py: Python<'_>) {
+        let none = PyHandle::new(&py.None().into_bound(py));
+        // SAFETY: the collector clears only objects it found unreachable, so no thread can be
+        // calling a method of this ref, and so none can be between loading the slot and
+        // taking its reference; releasing the old object at once is therefore safe.
+        let old = unsafe { self.inner.replace_exclusive(none) };
+        // Decref now (this is where tp_clear is expected to drop references).
+        drop(old.into_bound(py));
+        drain_pending(py);
+    }
+}
+
+impl Drop for PyAtomicRef {
+    fn drop(&mut self) {
+        // Deallocation runs attached; release the held object now rather than leaving it on
+        // this thread's pending queue until the next lockless call.
+        Python::attach(|py| {
+            let none = PyHandle::new(&py.None().into_bound(py));
+            drop(self.inner.replace_mut(none).into_bound(py));
+        });
+    }
+}
