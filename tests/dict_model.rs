@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{flush_epoch, identity_hash, one_hash, two_bit_hash, Map};
+use common::{flush_epoch_until, identity_hash, one_hash, two_bit_hash, Map};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -148,7 +148,7 @@ fn run(hasher: fn(u64) -> u64, cap: usize, ops: Vec<Op>) -> Result<(), TestCaseE
     prop_assert_eq!(map.len(), model.map.len());
     let live = map.live.clone();
     drop(map);
-    flush_epoch();
+    flush_epoch_until(|| live.load(std::sync::atomic::Ordering::SeqCst) == 0);
     prop_assert_eq!(live.load(std::sync::atomic::Ordering::SeqCst), 0, "every object released once");
     Ok(())
 }

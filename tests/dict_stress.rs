@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use common::{flush_epoch, identity_hash, two_bit_hash, Map};
+use common::{flush_epoch_until, identity_hash, two_bit_hash, Map};
 
 const THREADS: u64 = 4;
 
@@ -214,6 +214,6 @@ fn every_object_is_released_exactly_once_after_concurrent_churn() {
     });
     let live = Arc::clone(&map.live);
     drop(map);
-    flush_epoch();
+    flush_epoch_until(|| live.load(Ordering::SeqCst) == 0);
     assert_eq!(live.load(Ordering::SeqCst), 0);
 }

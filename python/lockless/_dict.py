@@ -9,6 +9,7 @@ operations, so each keeps its documented guarantee under concurrency (see docs/c
 
 from __future__ import annotations
 
+import functools
 import reprlib
 from collections.abc import ItemsView, Iterable, KeysView, Mapping, MutableMapping, ValuesView
 from types import GenericAlias
@@ -114,7 +115,7 @@ class AtomicDict(AtomicDictBase):
         for key, value in pairs:
             combined[key] = fn(key, combined.get(key, NOT_FOUND), value)
         for key, value in combined.items():
-            self.compute(key, lambda current, k=key, v=value: fn(k, current, v))
+            self.compute(key, functools.partial(_merge_one, fn, key, value))
 
     def count(self, iterable: Iterable[Any]) -> None:
         """Counts occurrences, like ``collections.Counter.update``, atomically per key."""
@@ -151,7 +152,13 @@ class AtomicDict(AtomicDictBase):
         body = ", ".join(f"{k!r}: {v!r}" for k, v in self._iter_items())
         return f"{type(self).__name__}({{{body}}})"
 
-    __class_getitem__ = classmethod(GenericAlias)
+    @classmethod
+    def __class_getitem__(cls, item: Any) -> GenericAlias:
+        return GenericAlias(cls, item)
+
+
+def _merge_one(fn: Any, key: Any, value: Any, current: Any) -> Any:
+    return fn(key, current, value)
 
 
 def _add_counts(_key: Any, current: Any, new: int) -> int:
@@ -160,9 +167,13 @@ def _add_counts(_key: Any, current: Any, new: int) -> int:
 
 class _KeysView(KeysView):
     __slots__ = ()
+    _mapping: AtomicDict
 
     def __iter__(self):
         return iter(self._mapping)
+
+    def __reversed__(self):
+        return reversed(list(self))
 
     def __repr__(self) -> str:
         return f"{type(self._mapping).__name__}_keys({list(self)!r})"
@@ -170,9 +181,13 @@ class _KeysView(KeysView):
 
 class _ValuesView(ValuesView):
     __slots__ = ()
+    _mapping: AtomicDict
 
     def __iter__(self):
         return self._mapping._iter_values()
+
+    def __reversed__(self):
+        return reversed(list(self))
 
     def __repr__(self) -> str:
         return f"{type(self._mapping).__name__}_values({list(self)!r})"
@@ -180,9 +195,13 @@ class _ValuesView(ValuesView):
 
 class _ItemsView(ItemsView):
     __slots__ = ()
+    _mapping: AtomicDict
 
     def __iter__(self):
         return self._mapping._iter_items()
+
+    def __reversed__(self):
+        return reversed(list(self))
 
     def __contains__(self, item: object) -> bool:
         if not isinstance(item, tuple) or len(item) != 2:

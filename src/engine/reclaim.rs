@@ -43,6 +43,23 @@ loom::thread_local! {
     static HANDLE: LocalHandle = collector().register();
 }
 
+std::thread_local! {
+    /// Releases this thread deferred since it last flushed its epoch bag.
+    static UNFLUSHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Releases deferred by this thread that still sit in its thread-local epoch bag.
+pub fn unflushed() -> usize {
+    UNFLUSHED.try_with(std::cell::Cell::get).unwrap_or(0)
+}
+
+/// Moves this thread's deferred releases to the global queue and collects what the epoch
+/// allows, so garbage does not wait for the thread-local bag to fill (64 items).
+pub fn flush(guard: &Guard) {
+    let _ = UNFLUSHED.try_with(|n| n.set(0));
+    guard.flush();
+}
+
 /// Pins the current thread to the crate's collector. Nested pins are cheap and allowed.
 pub fn pin() -> Guard {
     // During thread teardown the thread-local may already be gone: register a one-off handle.
@@ -135,6 +152,7 @@ unsafe impl<T: Send + Sync> Handle for Arc<T> {
 /// `ptr` carries a reference owned by the caller, which the caller has made unreachable from
 /// every shared slot before this call, and never uses again.
 pub unsafe fn defer_release<H: Handle>(guard: &Guard, ptr: NonNull<()>) {
+    let _ = UNFLUSHED.try_with(|n| n.set(n.get() + 1));
     // SAFETY: the closure only releases `ptr`, which nothing reachable points to any more; the
     // epoch runs it after every guard that could have loaded `ptr` is dropped. Running it on
     // another thread is allowed by `Handle`'s contract.

@@ -17,7 +17,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::engine::dict::{Action, AtomicDict, CapacityError, Iter, Outcome};
-use crate::python::handle::{drain_pending, pinned, PyHandle};
+use crate::python::handle::{pinned, PyHandle};
 use crate::python::key::{eq_for, hash_of};
 
 type Map = AtomicDict<PyHandle, PyHandle>;
@@ -67,6 +67,16 @@ fn out<'py>(py: Python<'py>, value: Option<PyHandle>) -> Bound<'py, PyAny> {
         Some(v) => v.into_bound(py),
         None => not_found(py).clone(),
     }
+}
+
+/// Default of `add`'s `amount` and `default`.
+fn small_int(n: i64) -> Py<PyAny> {
+    Python::attach(|py| n.into_pyobject(py).expect("small ints convert").into_any().unbind())
+}
+
+/// Default of `get_many`'s `default`.
+fn not_found_default() -> Py<PyAny> {
+    Python::attach(|py| not_found(py).clone().unbind())
 }
 
 fn capacity_error(err: CapacityError) -> PyErr {
@@ -148,7 +158,7 @@ impl PyAtomicDict {
         // As dict: a subclass's __missing__ supplies the value.
         match slf.get_type().getattr(pyo3::intern!(py, "__missing__")) {
             Ok(missing) => missing.call1((slf, key)),
-            Err(_) => Err(PyKeyError::new_err(key.clone().unbind())),
+            Err(_) => Err(PyKeyError::new_err((key.clone().unbind(),))),
         }
     }
 
@@ -169,7 +179,7 @@ impl PyAtomicDict {
         let outcome = pinned(py, |g| self.map.modify(g, hash, ptr(key), eq_for(key), |_, _| Ok(Action::Remove)))?;
         match outcome {
             Outcome::Removed => Ok(()),
-            _ => Err(PyKeyError::new_err(key.clone().unbind())),
+            _ => Err(PyKeyError::new_err((key.clone().unbind(),))),
         }
     }
 
@@ -200,17 +210,24 @@ impl PyAtomicDict {
         })
     }
 
-    #[pyo3(signature = (key, default = None))]
+    #[pyo3(signature = (key, *default))]
     fn pop<'py>(
         &self,
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
-        default: Option<Bound<'py, PyAny>>,
+        default: &Bound<'py, PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        if default.len() > 1 {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "pop expected at most 2 arguments, got {}",
+                default.len() + 1
+            )));
+        }
+        let default = default.get_item(0).ok();
         match (self.delete(py, key)?, default) {
             (Some(v), _) => Ok(v.into_bound(py)),
             (None, Some(default)) => Ok(default),
-            (None, None) => Err(PyKeyError::new_err(key.clone().unbind())),
+            (None, None) => Err(PyKeyError::new_err((key.clone().unbind(),))),
         }
     }
 
@@ -278,7 +295,8 @@ impl PyAtomicDict {
         self.compute_with(py, key, |current| {
             replaced = false;
             match current {
-                Some(cur) if cur.eq(old)? => {
+                // Identity, then ==, as Python's containers compare (a NaN equals itself).
+                Some(cur) if cur.is(old) || cur.eq(old)? => {
                     replaced = true;
                     Ok(Some(new.clone()))
                 }
@@ -318,12 +336,12 @@ impl PyAtomicDict {
         key: &Bound<'py, PyAny>,
         factory: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        if let Some(v) = self.lookup(py, key)? {
+        let hash = hash_of(key)?;
+        if let Some(v) = pinned(py, |g| self.map.get(g, hash, eq_for(key)))? {
             return Ok(v.into_bound(py));
         }
         // Called unpinned, perhaps in several threads at once; one result is stored.
         let made = factory.call1((key,))?;
-        let hash = hash_of(key)?;
         let existing =
             pinned(py, |g| self.map.insert_if_absent(g, hash, ptr(key), eq_for(key), PyHandle::new(&made)))?;
         Ok(existing.map_or(made, |v| v.into_bound(py)))
@@ -347,40 +365,30 @@ impl PyAtomicDict {
         Ok(out(py, stored))
     }
 
-    #[pyo3(signature = (key, amount = None, default = None))]
+    #[pyo3(signature = (key, amount = small_int(1), default = small_int(0)))]
     fn add<'py>(
         &self,
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
-        amount: Option<Bound<'py, PyAny>>,
-        default: Option<Bound<'py, PyAny>>,
+        amount: Py<PyAny>,
+        default: Py<PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let one = || 1i64.into_pyobject(py).map(|o| o.into_any());
-        let amount = match amount {
-            Some(a) => a,
-            None => one()?,
-        };
+        let (amount, default) = (amount.into_bound(py), default.into_bound(py));
         let stored = self.compute_with(py, key, |current| {
-            let base = match current {
-                Some(cur) => cur,
-                None => match &default {
-                    Some(d) => d.clone(),
-                    None => 0i64.into_pyobject(py)?.into_any(),
-                },
-            };
+            let base = current.unwrap_or_else(|| default.clone());
             Ok(Some(base.add(&amount)?))
         })?;
         Ok(out(py, stored))
     }
 
-    #[pyo3(signature = (keys, default = None))]
+    #[pyo3(signature = (keys, default = not_found_default()))]
     fn get_many<'py>(
         &self,
         py: Python<'py>,
         keys: &Bound<'py, PyAny>,
-        default: Option<Bound<'py, PyAny>>,
+        default: Py<PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let default = default.unwrap_or_else(|| not_found(py).clone());
+        let default = default.into_bound(py);
         // Hash everything first (user code), then look all up under one pin.
         let keys = keys
             .try_iter()?
@@ -444,7 +452,12 @@ impl Drop for PyAtomicDict {
         // SAFETY: dropped once, here; the field is never used again.
         unsafe { std::mem::ManuallyDrop::drop(&mut self.map) };
         // The map's references were queued; deallocation runs attached, so release them now.
-        Python::attach(drain_pending);
+        // Generations retired earlier wait for the epoch: give it a few turns.
+        Python::attach(|py| {
+            for _ in 0..4 {
+                pinned(py, |g| crate::engine::reclaim::flush(g));
+            }
+        });
     }
 }
 

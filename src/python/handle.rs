@@ -112,7 +112,16 @@ pub(crate) fn drain_pending(_py: Python<'_>) {
 pub(crate) fn pinned<R>(py: Python<'_>, f: impl FnOnce(&crossbeam_epoch::Guard) -> R) -> R {
     let result = {
         let guard = reclaim::pin();
-        f(&guard)
+        let before = reclaim::unflushed();
+        let result = f(&guard);
+        // Python users expect a removed value to be released promptly. Flush the epoch bag
+        // when this call deferred nothing but earlier ones did (a quiet moment), or once a
+        // batch has built up (amortizes the flush over hot write loops).
+        let after = reclaim::unflushed();
+        if after > 0 && (after == before || after >= 32) {
+            reclaim::flush(&guard);
+        }
+        result
     };
     drain_pending(py);
     result

@@ -158,10 +158,16 @@ impl Map {
     }
 }
 
-/// Runs the epoch until deferred releases have run (nothing else is pinned in these tests).
-pub fn flush_epoch() {
-    for _ in 0..20_000 {
-        pin().flush();
+/// Runs the epoch until `done()` (for example: every tracked object released), or gives up
+/// after 10 s. Other test threads share the collector and keep pinning, so collection may lag
+/// behind; a real leak never reaches `done()`.
+pub fn flush_epoch_until(done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() && std::time::Instant::now() < deadline {
+        for _ in 0..100 {
+            pin().flush();
+        }
+        std::thread::yield_now();
     }
 }
 

@@ -55,7 +55,6 @@ pub(super) struct Job<K: Handle, V: Handle> {
 struct Phase {
     claimed: AtomicUsize,
     done: Box<[AtomicBool]>,
-    remaining: AtomicUsize,
 }
 
 impl Phase {
@@ -63,7 +62,6 @@ impl Phase {
         Phase {
             claimed: AtomicUsize::new(0),
             done: (0..chunks).map(|_| AtomicBool::new(false)).collect(),
-            remaining: AtomicUsize::new(chunks),
         }
     }
 
@@ -80,27 +78,21 @@ impl Phase {
             work(chunk);
             self.finish(chunk);
         }
-        // Every chunk is claimed; some claimers may be descheduled. Redo what is not done.
-        // Acquire: pairs with the AcqRel decrement in `finish`, so when it reads 0 every
-        // chunk's work is visible to this thread.
-        while self.remaining.load(Ordering::Acquire) != 0 {
-            for chunk in 0..n {
-                // Acquire: pairs with the AcqRel swap in `finish`.
-                if !self.done[chunk].load(Ordering::Acquire) {
-                    work(chunk);
-                    self.finish(chunk);
-                }
+        // Every chunk is claimed; some claimers may be descheduled. One pass redoes every chunk
+        // not marked done; after it, each chunk's work is visible here (done by us, or marked
+        // done by a finisher whose Release our Acquire saw), without waiting for anyone.
+        for chunk in 0..n {
+            // Acquire: pairs with the Release store in `finish`, so the chunk's work is visible.
+            if !self.done[chunk].load(Ordering::Acquire) {
+                work(chunk);
+                self.finish(chunk);
             }
         }
     }
 
     fn finish(&self, chunk: usize) {
-        // AcqRel: Release publishes this chunk's work; Acquire orders a redo after the first.
-        if !self.done[chunk].swap(true, Ordering::AcqRel) {
-            // AcqRel: Release publishes the work to whoever reads `remaining == 0`; Acquire
-            // chains the earlier finishers' work into ours (a release sequence of RMWs).
-            self.remaining.fetch_sub(1, Ordering::AcqRel);
-        }
+        // Release: publishes this chunk's work; pairs with the Acquire load in `run`.
+        self.done[chunk].store(true, Ordering::Release);
     }
 }
 
@@ -136,7 +128,11 @@ impl<K: Handle, V: Handle> Migration<K, V> {
 
     /// Frees the job (and our reference to the next generation); from the generation's Drop.
     pub fn drop_next(&mut self) {
+        #[cfg(not(loom))]
         let job = std::mem::replace(self.job.get_mut(), std::ptr::null_mut());
+        // loom's atomics have no `get_mut`; `with_mut` is its exclusive-access equivalent.
+        #[cfg(loom)]
+        let job = self.job.with_mut(|job| std::mem::replace(job, std::ptr::null_mut()));
         if job.is_null() {
             return;
         }
@@ -226,14 +222,16 @@ impl<K: Handle, V: Handle> Job<K, V> {
     fn freeze_chunk(&self, old: &Table<K, V>, unit: usize) {
         if unit < self.index_chunks {
             for slot in &old.index[self.range(unit, old.index.len())] {
-                // Acquire: pairs with the Release CAS that filled the slot, so the copy phase
-                // sees the entry it points at. Nothing is published by the freeze itself.
-                slot.fetch_or(FROZEN, Ordering::Acquire);
+                // AcqRel: Acquire pairs with the Release CAS that filled the slot, so the copy
+                // phase sees the entry it points at; Release publishes the job (which we
+                // Acquired in `job()`) to whoever sees FROZEN and goes on to `help`.
+                slot.fetch_or(FROZEN, Ordering::AcqRel);
             }
         } else {
             for entry in &old.entries[self.range(unit - self.index_chunks, old.cap())] {
                 // AcqRel: Acquire pairs with the Release that wrote the value (and the hash and
-                // key before it); Release continues that release sequence for later readers.
+                // key before it); Release continues that release sequence for later readers and
+                // publishes the job to whoever sees MOVED and goes on to `help`.
                 entry.value.fetch_or(MOVED, Ordering::AcqRel);
             }
         }

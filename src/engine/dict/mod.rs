@@ -192,6 +192,9 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
             let empty = Table::with_entries(0, Origin::Cleared, t.migrations + 1)
                 .expect("the smallest table always fits");
             if migrate::start(t, empty) {
+                // Move the root now, so the old generation (and everything it held) is retired
+                // at once rather than at the next operation.
+                self.current(guard);
                 return;
             }
             // Another migration was under way; clear the generation it produced.
@@ -209,6 +212,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
             let want = t.len().checked_add(additional).ok_or(CapacityError::Overflow)?;
             let next = Table::with_entries(want.max(t.cap()), Origin::Copied, t.migrations + 1)?;
             if migrate::start(t, next) {
+                self.current(guard);
                 return Ok(());
             }
         }

@@ -1,0 +1,346 @@
+"""Typed stubs for the compiled half of lockless (``lockless._lockless``).
+
+Progress guarantees used below:
+
+* wait-free: finishes in a bounded number of its own steps, whatever other threads do;
+* lock-free: some thread always makes progress; one operation may retry while others succeed
+  (a compare-and-swap loop), but no thread ever waits for another.
+
+Nothing here takes a lock, and every operation of AtomicInt and AtomicRef is linearizable.
+"""
+
+from collections.abc import Callable, Iterable
+from types import GenericAlias
+from typing import Any, ClassVar, Generic, Self, SupportsIndex, TypeVar, final, overload
+
+_T = TypeVar("_T")
+_X = TypeVar("_X")
+
+_IntLike = int | AtomicInt
+
+# The compiled module's __all__ (PyO3 lists every class and attribute it adds).
+__all__ = [
+    "AtomicInt",
+    "AtomicRef",
+    "AtomicCounter",
+    "AtomicDictBase",
+    "AtomicDictIterator",
+    "NotFoundType",
+    "NOT_FOUND",
+]
+
+@final
+class AtomicInt:
+    """A signed 64-bit integer that many threads may read and update at once.
+
+    Every method and in-place operator is one atomic, linearizable operation. Results outside
+    int64 raise ``OverflowError`` and leave the value unchanged: it never wraps.
+
+    Binary and reflected operators (``a + 1``, ``1 + a``, ``a * b`` ...) read one snapshot of
+    the value and return a plain ``int`` (exact, of any size), accepting ``int`` or
+    ``AtomicInt`` on either side. Comparisons work with both too.
+
+    In-place operators (``+= -= *= //= %= **= <<= >>= &= |= ^=``) are each one atomic
+    operation with Python ``int`` semantics (floor division, ``ZeroDivisionError``,
+    ``ValueError`` for a negative shift) and keep the same ``AtomicInt`` object. ``**=`` with a
+    negative exponent raises ``ValueError`` (the result would be a float); ``/=`` raises
+    ``TypeError`` for the same reason.
+
+    Unhashable (``__hash__ is None``), like other mutable containers: it compares equal to its
+    current value, which changes.
+    """
+
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+    def __new__(cls, value: SupportsIndex = 0) -> AtomicInt:
+        """Create one holding ``value`` (``TypeError`` if not an int, ``OverflowError`` if
+        outside int64)."""
+
+    def get(self) -> int:
+        """The current value. Atomic, wait-free."""
+    def set(self, value: SupportsIndex) -> None:
+        """Store ``value``. Atomic, wait-free."""
+    def get_and_set(self, value: SupportsIndex) -> int:
+        """Store ``value`` and return the previous value. Atomic, wait-free."""
+    def compare_and_set(self, expected: SupportsIndex, desired: SupportsIndex) -> bool:
+        """Store ``desired`` if the value equals ``expected``; return whether it did.
+        Atomic, wait-free."""
+    def compare_and_exchange(self, expected: SupportsIndex, desired: SupportsIndex) -> int:
+        """Store ``desired`` if the value equals ``expected``; return the value found (equal
+        to ``expected`` exactly when it stored). Atomic, wait-free."""
+
+    def increment_and_get(self, n: SupportsIndex = 1) -> int:
+        """Add ``n``; return the new value. Atomic, lock-free. ``OverflowError`` (value
+        unchanged) if the result leaves int64."""
+    def get_and_increment(self, n: SupportsIndex = 1) -> int:
+        """Add ``n``; return the previous value. Atomic, lock-free."""
+    def decrement_and_get(self, n: SupportsIndex = 1) -> int:
+        """Subtract ``n``; return the new value. Atomic, lock-free."""
+    def get_and_decrement(self, n: SupportsIndex = 1) -> int:
+        """Subtract ``n``; return the previous value. Atomic, lock-free."""
+
+    def update_and_get(self, fn: Callable[[int], int]) -> int:
+        """Replace the value ``v`` with ``fn(v)``; return the new value.
+
+        Atomic and lock-free: a compare-and-swap loop, so ``fn`` may run more than once (when
+        another thread changes the value in between): keep it pure. ``TypeError`` if ``fn``
+        returns a non-int, ``OverflowError`` if outside int64; an exception from ``fn``
+        propagates. The value is unchanged on any error."""
+    def get_and_update(self, fn: Callable[[int], int]) -> int:
+        """As :meth:`update_and_get`, returning the previous value. ``fn`` may run more than
+        once."""
+    def accumulate_and_get(self, x: _X, fn: Callable[[int, _X], int]) -> int:
+        """Replace the value ``v`` with ``fn(v, x)``; return the new value. Atomic, lock-free;
+        ``fn`` may run more than once. Errors as for :meth:`update_and_get`."""
+    def get_and_accumulate(self, x: _X, fn: Callable[[int, _X], int]) -> int:
+        """As :meth:`accumulate_and_get`, returning the previous value. ``fn`` may run more
+        than once."""
+
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    def __float__(self) -> float: ...
+    def __bool__(self) -> bool: ...
+    def __format__(self, format_spec: str) -> str: ...
+    def __round__(self, ndigits: SupportsIndex | None = None) -> int: ...
+    def __trunc__(self) -> int: ...
+    def __floor__(self) -> int: ...
+    def __ceil__(self) -> int: ...
+    def __reduce__(self) -> tuple[type[AtomicInt], tuple[int]]: ...
+
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __lt__(self, other: _IntLike, /) -> bool: ...
+    def __le__(self, other: _IntLike, /) -> bool: ...
+    def __gt__(self, other: _IntLike, /) -> bool: ...
+    def __ge__(self, other: _IntLike, /) -> bool: ...
+
+    def __neg__(self) -> int: ...
+    def __pos__(self) -> int: ...
+    def __abs__(self) -> int: ...
+    def __invert__(self) -> int: ...
+
+    def __add__(self, other: _IntLike, /) -> int: ...
+    def __radd__(self, other: int, /) -> int: ...
+    def __sub__(self, other: _IntLike, /) -> int: ...
+    def __rsub__(self, other: int, /) -> int: ...
+    def __mul__(self, other: _IntLike, /) -> int: ...
+    def __rmul__(self, other: int, /) -> int: ...
+    def __floordiv__(self, other: _IntLike, /) -> int: ...
+    def __rfloordiv__(self, other: int, /) -> int: ...
+    def __mod__(self, other: _IntLike, /) -> int: ...
+    def __rmod__(self, other: int, /) -> int: ...
+    def __divmod__(self, other: _IntLike, /) -> tuple[int, int]: ...
+    def __rdivmod__(self, other: int, /) -> tuple[int, int]: ...
+    def __truediv__(self, other: _IntLike, /) -> float: ...
+    def __rtruediv__(self, other: int, /) -> float: ...
+    def __pow__(self, other: _IntLike, modulo: _IntLike | None = None, /) -> Any: ...
+    def __rpow__(self, other: int, modulo: _IntLike | None = None, /) -> Any: ...
+    def __lshift__(self, other: _IntLike, /) -> int: ...
+    def __rlshift__(self, other: int, /) -> int: ...
+    def __rshift__(self, other: _IntLike, /) -> int: ...
+    def __rrshift__(self, other: int, /) -> int: ...
+    def __and__(self, other: _IntLike, /) -> int: ...
+    def __rand__(self, other: int, /) -> int: ...
+    def __or__(self, other: _IntLike, /) -> int: ...
+    def __ror__(self, other: int, /) -> int: ...
+    def __xor__(self, other: _IntLike, /) -> int: ...
+    def __rxor__(self, other: int, /) -> int: ...
+
+    def __iadd__(self, other: _IntLike, /) -> AtomicInt:
+        """``a += n``: one atomic, lock-free operation; returns ``a`` itself."""
+    def __isub__(self, other: _IntLike, /) -> AtomicInt:
+        """``a -= n``: one atomic, lock-free operation; returns ``a`` itself."""
+    def __imul__(self, other: _IntLike, /) -> AtomicInt:
+        """``a *= n``: one atomic, lock-free operation; returns ``a`` itself."""
+    def __ifloordiv__(self, other: _IntLike, /) -> AtomicInt:
+        """``a //= n``: one atomic, lock-free operation (floor division); returns ``a``."""
+    def __imod__(self, other: _IntLike, /) -> AtomicInt:
+        """``a %= n``: one atomic, lock-free operation (sign of ``n``); returns ``a``."""
+    # mypy wants __ipow__ to mirror __pow__'s optional modulo, which `**=` never passes.
+    def __ipow__(self, other: _IntLike, /) -> AtomicInt:  # type: ignore[misc]
+        """``a **= n``: one atomic, lock-free operation; returns ``a`` itself."""
+    def __ilshift__(self, other: _IntLike, /) -> AtomicInt:
+        """``a <<= n``: one atomic, lock-free operation; returns ``a`` itself."""
+    def __irshift__(self, other: _IntLike, /) -> AtomicInt:
+        """``a >>= n``: one atomic, lock-free operation; returns ``a`` itself."""
+    def __iand__(self, other: _IntLike, /) -> AtomicInt:
+        """``a &= n``: one atomic, wait-free instruction; returns ``a`` itself."""
+    def __ior__(self, other: _IntLike, /) -> AtomicInt:
+        """``a |= n``: one atomic, wait-free instruction; returns ``a`` itself."""
+    def __ixor__(self, other: _IntLike, /) -> AtomicInt:
+        """``a ^= n``: one atomic, wait-free instruction; returns ``a`` itself."""
+
+@final
+class AtomicRef(Generic[_T]):
+    """An atomic reference to any Python object.
+
+    Every method is one atomic, linearizable operation. ``compare_and_set`` and
+    ``compare_and_exchange`` compare by identity (``is``), not equality.
+
+    Safe under free threading without CPython internals: an object that one thread replaces
+    is released only after every thread that may have just read it holds its own reference.
+
+    Takes part in cyclic garbage collection (a ref that holds itself is collected). Hashable
+    by identity, like any object with no ``__eq__``.
+    """
+
+    def __new__(cls, value: _T = ...) -> AtomicRef[_T]:
+        """Create one holding ``value`` (default ``None``)."""
+    def get(self) -> _T:
+        """The current object. Atomic, wait-free."""
+    def set(self, value: _T) -> None:
+        """Store ``value``. Atomic, wait-free."""
+    def get_and_set(self, value: _T) -> _T:
+        """Store ``value`` and return the previous object. Atomic, wait-free."""
+    def compare_and_set(self, expected: object, desired: _T) -> bool:
+        """Store ``desired`` if the current object *is* ``expected``; return whether it did.
+        Atomic, wait-free."""
+    def compare_and_exchange(self, expected: object, desired: _T) -> _T:
+        """Store ``desired`` if the current object *is* ``expected``; return the object found
+        (``expected`` itself exactly when it stored). Atomic, wait-free."""
+    def update_and_get(self, fn: Callable[[_T], _T]) -> _T:
+        """Replace the object ``v`` with ``fn(v)``; return the new object.
+
+        Atomic and lock-free: a compare-and-swap loop by identity, so ``fn`` may run more
+        than once (when another thread stores in between): keep it pure. An exception from
+        ``fn`` propagates and leaves the reference unchanged."""
+    def get_and_update(self, fn: Callable[[_T], _T]) -> _T:
+        """As :meth:`update_and_get`, returning the previous object. ``fn`` may run more than
+        once."""
+    def __class_getitem__(cls, item: Any) -> GenericAlias:
+        """``AtomicRef[T]`` for annotations."""
+    def __reduce__(self) -> tuple[type[AtomicRef[_T]], tuple[_T]]: ...
+
+@final
+class AtomicCounter:
+    """A counter for hot increments from many threads (Java's ``LongAdder``).
+
+    The count is spread over cache-line-padded cells, so threads incrementing at once do not
+    contend on one cache line; :meth:`get` sums the cells.
+
+    ``increment``/``decrement`` are atomic and lock-free. ``get`` is wait-free and exact when no
+    increment runs concurrently; during concurrent increments it counts each one wholly or not
+    at all, but is not a linearizable snapshot. ``get_and_reset`` counts every increment exactly
+    once: in its result or in the counter afterwards.
+
+    Unhashable (``__hash__ is None``), like other mutable containers.
+    """
+
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+    def __new__(cls, value: SupportsIndex = 0) -> AtomicCounter:
+        """Create one starting at ``value`` (an int within int64)."""
+    def increment(self, n: SupportsIndex = 1) -> None:
+        """Add ``n``. Atomic, lock-free. Cells never wrap: ``OverflowError`` (counter
+        unchanged) if no cell can take ``n``, which means the sum would leave int64. (Increments
+        landing in different cells can still take the sum past int64; it is kept exactly and
+        :meth:`get` raises until it is back in range.)"""
+    def decrement(self, n: SupportsIndex = 1) -> None:
+        """Subtract ``n``. Atomic, lock-free. ``OverflowError`` as for :meth:`increment`."""
+    def get(self) -> int:
+        """The sum of the cells. Wait-free. ``OverflowError`` while the sum is outside int64."""
+    def reset(self) -> None:
+        """Set the count to 0. Wait-free; a concurrent increment survives or is erased,
+        wholly."""
+    def get_and_reset(self) -> int:
+        """Set the count to 0 and return what it was (exact, even beyond int64). Wait-free;
+        every increment is counted exactly once: here or in the counter afterwards."""
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    def __reduce__(self) -> tuple[type[AtomicCounter], tuple[int]]: ...
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+@final
+class NotFoundType:
+    """The type of :data:`NOT_FOUND`, a singleton meaning "no value"."""
+
+NOT_FOUND: NotFoundType
+"""Sentinel for "no value": the key is absent (as an argument or a result of the atomics)."""
+
+@final
+class AtomicDictIterator(Generic[_T]):
+    """A weakly consistent iterator over an AtomicDict, in insertion order.
+
+    Never raises because of concurrent changes; yields each key present for the whole
+    iteration exactly once; never yields a key twice; keys added or removed meanwhile may or
+    may not appear. Holds the table (not the dict) alive.
+    """
+
+    def __iter__(self) -> AtomicDictIterator[_T]: ...
+    def __next__(self) -> _T: ...
+
+class AtomicDictBase(Generic[_K, _V]):
+    """The compiled base of :class:`lockless.AtomicDict`; use that class.
+
+    Every method here is one lock-free engine operation (no thread ever waits for another) and
+    linearizable per key. Functions passed to ``compute``/``merge``/``replace``/``add`` run
+    inside a retry loop and may run more than once: keep them pure.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
+    def __len__(self) -> int:
+        """Live keys; exact when no write is in flight (striped counters, no lock)."""
+    def __contains__(self, key: object, /) -> bool:
+        """Atomic lookup."""
+    def __getitem__(self, key: _K, /) -> _V:
+        """Atomic lookup; a subclass's ``__missing__`` supplies absent keys, as for dict."""
+    def __setitem__(self, key: _K, value: _V, /) -> None:
+        """Atomic store; an existing key keeps its place in the order."""
+    def __delitem__(self, key: _K, /) -> None:
+        """Atomic delete; KeyError if absent."""
+    def __iter__(self) -> AtomicDictIterator[_K]:
+        """Weakly consistent iteration over keys in insertion order."""
+    def _iter_items(self) -> AtomicDictIterator[tuple[_K, _V]]: ...
+    def _iter_values(self) -> AtomicDictIterator[_V]: ...
+    @overload
+    def get(self, key: _K, default: None = None) -> _V | None: ...
+    @overload
+    def get(self, key: _K, default: _T) -> _V | _T: ...
+    @overload
+    def pop(self, key: _K) -> _V:
+        """Atomically removes the key and returns its value (or ``default``; else KeyError)."""
+    @overload
+    def pop(self, key: _K, default: _T) -> _V | _T: ...
+    def popitem(self) -> tuple[_K, _V]:
+        """Atomically removes and returns the most recently inserted live entry (KeyError if
+        empty). Under concurrent inserts it is the last of those present when it began."""
+    def setdefault(self, key: _K, default: _V = ...) -> _V:
+        """Atomic: of several racing callers exactly one inserts; all get the stored value."""
+    def clear(self) -> None:
+        """Removes every key in one atomic step (a migration to an empty table): a racing write
+        lands either before (and is cleared) or after."""
+    def compare_and_set(self, key: _K, expected: _V | NotFoundType, desired: _V | NotFoundType) -> bool:
+        """If the key's value *is* ``expected`` (identity; NOT_FOUND: the key is absent), store
+        ``desired`` (NOT_FOUND: delete). Returns whether it swapped. Linearizable, lock-free."""
+    def compare_and_exchange(
+        self, key: _K, expected: _V | NotFoundType, desired: _V | NotFoundType, /
+    ) -> _V | NotFoundType:
+        """Like :meth:`compare_and_set`, but returns the value found (or NOT_FOUND), whether
+        or not it swapped; it swapped exactly when the result is ``expected``."""
+    def replace(self, key: _K, old: _V, new: _V) -> bool:
+        """If the key is present with a value equal to ``old`` (``==``), store ``new``; returns
+        whether it did. Atomic (like Java's ConcurrentHashMap.replace)."""
+    def get_and_set(self, key: _K, value: _V) -> _V | NotFoundType:
+        """Atomically stores ``value``; returns the previous value or NOT_FOUND."""
+    def compute(self, key: _K, fn: Callable[[_V | NotFoundType], _V | NotFoundType]) -> _V | NotFoundType:
+        """Atomically stores ``fn(current or NOT_FOUND)`` (NOT_FOUND deletes) and returns it.
+        Retried on conflict, so ``fn`` may run more than once: keep it pure."""
+    def compute_if_absent(self, key: _K, factory: Callable[[_K], _V]) -> _V:
+        """Returns the key's value; if absent, stores ``factory(key)``. ``factory`` is not
+        called when the key is present; racing callers may each call it, one result is stored
+        and returned to all."""
+    def merge(self, key: _K, value: _V, fn: Callable[[_V, _V], _V | NotFoundType]) -> _V | NotFoundType:
+        """Atomically: absent -> ``value``; else ``fn(old, value)`` (NOT_FOUND deletes).
+        Returns the new value. ``fn`` may run more than once."""
+    def add(self, key: _K, amount: Any = ..., default: Any = ...) -> Any:
+        """The race-free ``d[key] += amount`` (absent counts as ``default``); returns the new
+        value. Atomic and lock-free."""
+    def get_many(self, keys: Iterable[_K], default: _T = ...) -> list[_V | _T]:
+        """Looks up every key (each atomically; the batch is not a snapshot)."""
+    def reserve(self, additional: int) -> None:
+        """Makes room for ``additional`` more keys; an impossible request raises MemoryError or
+        OverflowError and leaves the dict unchanged."""
+    def stats(self) -> dict[str, int]:
+        """Diagnostics: capacity, len, dead, migrations, longest_probe (walks the table)."""
