@@ -217,3 +217,31 @@ fn every_object_is_released_exactly_once_after_concurrent_churn() {
     flush_epoch_until(|| live.load(Ordering::SeqCst) == 0);
     assert_eq!(live.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn deletes_racing_reinserts_of_the_same_keys_never_duplicate_a_key_or_leak() {
+    let map = Map::new(two_bit_hash);
+    together(|t| {
+        for i in 0..20_000u64 {
+            let k = i % 4; // four keys, every thread on all of them
+            if (i + t) % 2 == 0 {
+                map.insert(k, t);
+            } else {
+                map.remove(k);
+            }
+            if i % 2_000 == 0 {
+                let items = map.items();
+                let keys: HashSet<u64> = items.iter().map(|(k, _)| *k).collect();
+                assert_eq!(keys.len(), items.len(), "a key appeared twice: {items:?}");
+            }
+        }
+    });
+    let items = map.items();
+    let keys: HashSet<u64> = items.iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys.len(), items.len());
+    assert_eq!(map.len(), items.len());
+    let live = Arc::clone(&map.live);
+    drop(map);
+    flush_epoch_until(|| live.load(Ordering::SeqCst) == 0);
+    assert_eq!(live.load(Ordering::SeqCst), 0, "every key and value released exactly once");
+}

@@ -9,20 +9,32 @@ operations, so each keeps its documented guarantee under concurrency (see docs/c
 
 from __future__ import annotations
 
-import functools
-import reprlib
-from collections.abc import ItemsView, Iterable, KeysView, Mapping, MutableMapping, ValuesView
+import threading
+from collections.abc import (
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+    MutableMapping,
+    ValuesView,
+)
 from types import GenericAlias
-from typing import Any
+from typing import Any, TypeVar
 
 from lockless._lockless import NOT_FOUND, AtomicDictBase
 
 __all__ = ["AtomicDict", "NOT_FOUND"]
 
 _MISSING: Any = object()
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+# (id(dict), thread id) of the reprs in progress, so a self-reference prints as {...}.
+_REPR_ACTIVE: set[tuple[int, int]] = set()
 
 
-class AtomicDict(AtomicDictBase):
+class AtomicDict(AtomicDictBase[_K, _V]):
     """A lock-free, insertion-ordered hash map: a drop-in ``dict`` for threaded code.
 
     Every single-key operation is atomic and lock-free; iteration is weakly consistent (it
@@ -38,16 +50,16 @@ class AtomicDict(AtomicDictBase):
 
     # --- views --------------------------------------------------------------------------------
 
-    def keys(self) -> _KeysView:
+    def keys(self) -> _KeysView[_K]:
         return _KeysView(self)
 
-    def values(self) -> _ValuesView:
+    def values(self) -> _ValuesView[_V]:
         return _ValuesView(self)
 
-    def items(self) -> _ItemsView:
+    def items(self) -> _ItemsView[_K, _V]:
         return _ItemsView(self)
 
-    def __reversed__(self):
+    def __reversed__(self) -> Iterator[_K]:
         # A snapshot: reversing a weakly consistent iteration has no cheaper honest form.
         return reversed(list(self))
 
@@ -75,10 +87,10 @@ class AtomicDict(AtomicDictBase):
                         f"dictionary update sequence element #{i} has length {len(pair)}; 2 is required"
                     ) from None
                 self[key] = value
-        for key, value in kwargs.items():
-            self[key] = value
+        for name, value in kwargs.items():
+            self[name] = value  # type: ignore[index]  # keyword keys are str, as for dict
 
-    def __ior__(self, other: Any) -> AtomicDict:
+    def __ior__(self, other: Any) -> AtomicDict[_K, _V]:
         self.update(other)
         return self
 
@@ -97,25 +109,11 @@ class AtomicDict(AtomicDictBase):
         return new
 
     @classmethod
-    def fromkeys(cls, iterable: Iterable[Any], value: Any = None) -> AtomicDict:
+    def fromkeys(cls, iterable: Iterable[Any], value: Any = None) -> AtomicDict[Any, Any]:
         new = cls()
         for key in iterable:
             new[key] = value
         return new
-
-    def reduce(self, pairs: Iterable[tuple[Any, Any]], fn: Any) -> None:
-        """Aggregates ``pairs`` into the map: per key, ``fn(key, current, new)`` is stored.
-
-        The batch is first combined per key (``fn(key, NOT_FOUND, v)`` for a key's first
-        value, then ``fn(key, acc, v)``), then merged into the map once per key, atomically,
-        with ``fn(key, current_or_NOT_FOUND, combined)``. So ``fn`` should be associative (a
-        sum, a max, a union). Each key's merge is atomic; the batch as a whole is not.
-        """
-        combined: dict[Any, Any] = {}
-        for key, value in pairs:
-            combined[key] = fn(key, combined.get(key, NOT_FOUND), value)
-        for key, value in combined.items():
-            self.compute(key, functools.partial(_merge_one, fn, key, value))
 
     def count(self, iterable: Iterable[Any]) -> None:
         """Counts occurrences, like ``collections.Counter.update``, atomically per key."""
@@ -134,22 +132,27 @@ class AtomicDict(AtomicDictBase):
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like dict
 
-    def copy(self) -> AtomicDict:
-        """A shallow copy (of a weakly consistent iteration)."""
+    def copy(self) -> AtomicDict[_K, _V]:
+        """A shallow copy (of a weakly consistent iteration); keys are not hashed again."""
         new = type(self)()
-        for key, value in self._iter_items():
-            new[key] = value
+        self._copy_into(new)
         return new
 
     __copy__ = copy
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         # Items are set on the new object after it exists, so self-references round-trip.
         return (type(self), (), None, None, self._iter_items())
 
-    @reprlib.recursive_repr(fillvalue="{...}")
     def __repr__(self) -> str:
-        body = ", ".join(f"{k!r}: {v!r}" for k, v in self._iter_items())
+        active = (id(self), threading.get_ident())
+        if active in _REPR_ACTIVE:
+            return "{...}"
+        _REPR_ACTIVE.add(active)
+        try:
+            body = ", ".join(f"{k!r}: {v!r}" for k, v in self._iter_items())
+        finally:
+            _REPR_ACTIVE.discard(active)
         return f"{type(self).__name__}({{{body}}})"
 
     @classmethod
@@ -157,50 +160,46 @@ class AtomicDict(AtomicDictBase):
         return GenericAlias(cls, item)
 
 
-def _merge_one(fn: Any, key: Any, value: Any, current: Any) -> Any:
-    return fn(key, current, value)
-
-
 def _add_counts(_key: Any, current: Any, new: int) -> int:
     return new if current is NOT_FOUND else current + new
 
 
-class _KeysView(KeysView):
+class _KeysView(KeysView[_K]):
     __slots__ = ()
-    _mapping: AtomicDict
+    _mapping: AtomicDict[_K, Any]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[_K]:
         return iter(self._mapping)
 
-    def __reversed__(self):
+    def __reversed__(self) -> Iterator[_K]:
         return reversed(list(self))
 
     def __repr__(self) -> str:
         return f"{type(self._mapping).__name__}_keys({list(self)!r})"
 
 
-class _ValuesView(ValuesView):
+class _ValuesView(ValuesView[_V]):
     __slots__ = ()
-    _mapping: AtomicDict
+    _mapping: AtomicDict[Any, _V]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[_V]:
         return self._mapping._iter_values()
 
-    def __reversed__(self):
+    def __reversed__(self) -> Iterator[_V]:
         return reversed(list(self))
 
     def __repr__(self) -> str:
         return f"{type(self._mapping).__name__}_values({list(self)!r})"
 
 
-class _ItemsView(ItemsView):
+class _ItemsView(ItemsView[_K, _V]):
     __slots__ = ()
-    _mapping: AtomicDict
+    _mapping: AtomicDict[_K, _V]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[_K, _V]]:
         return self._mapping._iter_items()
 
-    def __reversed__(self):
+    def __reversed__(self) -> Iterator[tuple[_K, _V]]:
         return reversed(list(self))
 
     def __contains__(self, item: object) -> bool:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from types import GenericAlias
 from typing import Any, ClassVar, Generic, Self, SupportsIndex, TypeVar, final, overload
 
+from typing_extensions import disjoint_base
+
 _T = TypeVar("_T")
 _X = TypeVar("_X")
 
@@ -271,6 +273,7 @@ class AtomicDictIterator(Generic[_T]):
     def __iter__(self) -> AtomicDictIterator[_T]: ...
     def __next__(self) -> _T: ...
 
+@disjoint_base
 class AtomicDictBase(Generic[_K, _V]):
     """The compiled base of :class:`lockless.AtomicDict`; use that class.
 
@@ -315,7 +318,7 @@ class AtomicDictBase(Generic[_K, _V]):
         """If the key's value *is* ``expected`` (identity; NOT_FOUND: the key is absent), store
         ``desired`` (NOT_FOUND: delete). Returns whether it swapped. Linearizable, lock-free."""
     def compare_and_exchange(
-        self, key: _K, expected: _V | NotFoundType, desired: _V | NotFoundType, /
+        self, key: _K, expected: _V | NotFoundType, desired: _V | NotFoundType
     ) -> _V | NotFoundType:
         """Like :meth:`compare_and_set`, but returns the value found (or NOT_FOUND), whether
         or not it swapped; it swapped exactly when the result is ``expected``."""
@@ -344,3 +347,11 @@ class AtomicDictBase(Generic[_K, _V]):
         OverflowError and leaves the dict unchanged."""
     def stats(self) -> dict[str, int]:
         """Diagnostics: capacity, len, dead, migrations, longest_probe (walks the table)."""
+    def __class_getitem__(cls, item: Any) -> GenericAlias: ...
+    def _copy_into(self, target: AtomicDictBase[_K, _V]) -> None: ...
+    def reduce(self, pairs: Iterable[tuple[_K, Any]], fn: Callable[[_K, Any, Any], Any]) -> None:
+        """Aggregates ``pairs``: each key is hashed once; the batch is combined per key with
+        ``fn(key, acc_or_NOT_FOUND, value)``, then each key is merged into the map once,
+        atomically, with ``fn(key, current_or_NOT_FOUND, combined)`` (NOT_FOUND deletes). So
+        ``fn`` should be associative (a sum, a max, a union). Each key's merge is atomic; the
+        batch as a whole is not. ``fn`` may run more than once per merge."""

@@ -129,7 +129,11 @@ fn floor_mod(a: i64, b: i64) -> Result<i64, IntError> {
 
 fn pow(base: i64, exp: i64) -> Result<i64, IntError> {
     if exp < 0 {
-        return Err(if base == 0 { IntError::ZeroDivision } else { IntError::NegativeExponent });
+        return Err(if base == 0 {
+            IntError::ZeroDivision
+        } else {
+            IntError::NegativeExponent
+        });
     }
     match base {
         // These three never overflow, whatever the exponent (which may be huge).
@@ -152,7 +156,11 @@ fn shl(a: i64, count: i64) -> Result<i64, IntError> {
     }
     if count >= 63 {
         // Any nonzero value shifted this far leaves int64 (i64::MIN is -1 << 63, handled below).
-        return if a == -1 && count == 63 { Ok(i64::MIN) } else { Err(IntError::Overflow) };
+        return if a == -1 && count == 63 {
+            Ok(i64::MIN)
+        } else {
+            Err(IntError::Overflow)
+        };
     }
     let shifted = a << count;
     // The shift lost no bits (including the sign) exactly when it can be undone.
@@ -180,7 +188,9 @@ pub struct AtomicInt {
 impl AtomicInt {
     /// A new atomic integer holding `value`.
     pub fn new(value: i64) -> Self {
-        Self { value: AtomicI64::new(value) }
+        Self {
+            value: AtomicI64::new(value),
+        }
     }
 
     /// The current value. Wait-free.
@@ -305,7 +315,10 @@ mod tests {
     fn add_sub_mul_refuse_to_wrap() {
         assert_eq!(IntOp::Add.apply(i64::MAX, 1), Err(IntError::Overflow));
         assert_eq!(IntOp::Sub.apply(i64::MIN, 1), Err(IntError::Overflow));
-        assert_eq!(IntOp::Mul.apply(i64::MAX / 2 + 1, 2), Err(IntError::Overflow));
+        assert_eq!(
+            IntOp::Mul.apply(i64::MAX / 2 + 1, 2),
+            Err(IntError::Overflow)
+        );
         assert_eq!(IntOp::Mul.apply(i64::MIN, -1), Err(IntError::Overflow));
         assert_eq!(IntOp::Add.apply(i64::MAX - 1, 1), Ok(i64::MAX));
     }

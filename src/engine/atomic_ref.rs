@@ -50,7 +50,10 @@ unsafe impl<H: Handle> Sync for AtomicRef<H> {}
 impl<H: Handle> AtomicRef<H> {
     /// A new reference holding `value`.
     pub fn new(value: H) -> Self {
-        Self { ptr: AtomicPtr::new(value.into_raw().as_ptr()), _owns: PhantomData }
+        Self {
+            ptr: AtomicPtr::new(value.into_raw().as_ptr()),
+            _owns: PhantomData,
+        }
     }
 
     /// The current pointer, unpinned and without taking a reference: only for identity checks
@@ -65,8 +68,9 @@ impl<H: Handle> AtomicRef<H> {
 
     /// A new reference to the current object. Wait-free.
     pub fn get(&self, _guard: &Guard) -> H {
-        // SeqCst: its Acquire half pairs with the Release half of the swap/CAS that stored the
-        // pointer, so the object's contents written before publication are visible.
+        // The Acquire half pairs with the Release half of the swap/CAS that stored the pointer,
+        // so the object's contents written before publication are visible to the clone.
+        // SeqCst: that Acquire, plus the single total order of lockless atomics (module docs).
         let ptr = self.ptr.load(Ordering::SeqCst);
         // SAFETY: non-null by the slot invariant (see `peek`). The object is alive: the slot
         // owned a reference when we loaded it, and whoever unlinks it defers that release
@@ -92,8 +96,9 @@ impl<H: Handle> AtomicRef<H> {
     /// Swaps in `value`, defers the release of the old pointer, and returns the old pointer
     /// (alive while `guard` is held).
     fn swap_raw(&self, value: H, guard: &Guard) -> NonNull<()> {
-        // SeqCst: the Release half publishes the new object's contents to readers' Acquire
-        // loads; the Acquire half makes the old object's contents visible to us for the clone.
+        // The Release half publishes the new object's contents to readers' Acquire loads in
+        // `get`; the Acquire half makes the old object's contents visible for our clone.
+        // SeqCst: that Release/Acquire pair, plus the single total order (module docs).
         let old = self.ptr.swap(value.into_raw().as_ptr(), Ordering::SeqCst);
         // SAFETY: non-null by the slot invariant.
         let old = unsafe { NonNull::new_unchecked(old) };
@@ -105,8 +110,15 @@ impl<H: Handle> AtomicRef<H> {
 
     /// Stores `desired` if the slot holds exactly the object at `expected` (identity).
     /// On failure hands `desired` back. Wait-free.
-    pub fn compare_and_set(&self, expected: NonNull<()>, desired: H, guard: &Guard) -> Result<(), H> {
-        self.compare_exchange(expected, desired, guard).map(drop).map_err(|(_, desired)| desired)
+    pub fn compare_and_set(
+        &self,
+        expected: NonNull<()>,
+        desired: H,
+        guard: &Guard,
+    ) -> Result<(), H> {
+        self.compare_exchange(expected, desired, guard)
+            .map(drop)
+            .map_err(|(_, desired)| desired)
     }
 
     /// Stores `desired` if the slot holds exactly the object at `expected` (identity).
@@ -122,8 +134,9 @@ impl<H: Handle> AtomicRef<H> {
         match self.ptr.compare_exchange(
             expected.as_ptr(),
             new.as_ptr(),
-            // SeqCst (success): Release publishes `desired`'s contents; Acquire lets us clone
+            // (success) Release publishes `desired`'s contents to `get`; Acquire lets us clone
             // the object we replaced.
+            // SeqCst (success): that pair, plus the single total order.
             Ordering::SeqCst,
             // SeqCst (failure): Acquire on the object found, which we clone for the caller.
             Ordering::SeqCst,
@@ -196,15 +209,33 @@ mod tests {
 
     impl Tracked {
         fn new(id: usize, drops: &Arc<AtomicUsize>) -> Arc<Self> {
-            Arc::new(Self { id, alive: true.into(), drops: Arc::clone(drops) })
+            Arc::new(Self {
+                id,
+                alive: true.into(),
+                drops: Arc::clone(drops),
+            })
         }
     }
 
     impl Drop for Tracked {
         fn drop(&mut self) {
+            // SeqCst: test bookkeeping; pairs with the load in `is_alive`.
             self.alive.store(false, O::SeqCst);
+            // SeqCst: test bookkeeping; pairs with the load in `dropped`.
             self.drops.fetch_add(1, O::SeqCst);
         }
+    }
+
+    /// How many `Tracked` values have been dropped.
+    fn dropped(drops: &AtomicUsize) -> usize {
+        // SeqCst: pairs with the increment in `Tracked::drop`.
+        drops.load(O::SeqCst)
+    }
+
+    /// Whether `t` has not been dropped (a reader holding a released object would see false).
+    fn is_alive(t: &Tracked) -> bool {
+        // SeqCst: pairs with the store in `Tracked::drop`.
+        t.alive.load(O::SeqCst)
     }
 
     /// Pins and flushes until `done()` or a generous bound: deferred releases run only once
@@ -226,12 +257,20 @@ mod tests {
     #[test]
     fn get_set_swap_and_identity_cas() {
         let drops = Arc::new(AtomicUsize::new(0));
-        let (a, b, c) = (Tracked::new(1, &drops), Tracked::new(2, &drops), Tracked::new(3, &drops));
+        let (a, b, c) = (
+            Tracked::new(1, &drops),
+            Tracked::new(2, &drops),
+            Tracked::new(3, &drops),
+        );
         let r = AtomicRef::new(Arc::clone(&a));
         let guard = pin();
         assert_eq!(r.get(&guard).id, 1);
-        assert!(r.compare_and_set(ptr_of(&b), Arc::clone(&c), &guard).is_err());
-        assert!(r.compare_and_set(ptr_of(&a), Arc::clone(&b), &guard).is_ok());
+        assert!(r
+            .compare_and_set(ptr_of(&b), Arc::clone(&c), &guard)
+            .is_err());
+        assert!(r
+            .compare_and_set(ptr_of(&a), Arc::clone(&b), &guard)
+            .is_ok());
         assert_eq!(r.get(&guard).id, 2);
         match r.compare_exchange(ptr_of(&a), Arc::clone(&c), &guard) {
             Err((found, back)) => assert_eq!((found.id, back.id), (2, 3)),
@@ -243,8 +282,11 @@ mod tests {
         drop(guard);
         drop(r);
         drop((a, b, c));
-        assert!(drive_epoch_until(|| drops.load(O::SeqCst) == 3), "every object dropped once");
-        assert_eq!(drops.load(O::SeqCst), 3);
+        assert!(
+            drive_epoch_until(|| dropped(&drops) == 3),
+            "every object dropped once"
+        );
+        assert_eq!(dropped(&drops), 3);
     }
 
     #[test]
@@ -254,9 +296,9 @@ mod tests {
         let old = r.replace_mut(Tracked::new(2, &drops));
         assert_eq!(old.id, 1);
         drop(old);
-        assert_eq!(drops.load(O::SeqCst), 1);
+        assert_eq!(dropped(&drops), 1);
         drop(r);
-        assert_eq!(drops.load(O::SeqCst), 2);
+        assert_eq!(dropped(&drops), 2);
     }
 
     #[test]
@@ -269,8 +311,12 @@ mod tests {
             let barrier = Arc::new(Barrier::new(THREADS));
             let handles: Vec<_> = (1..=THREADS)
                 .map(|i| {
-                    let (r, barrier, first, drops) =
-                        (Arc::clone(&r), Arc::clone(&barrier), Arc::clone(&first), Arc::clone(&drops));
+                    let (r, barrier, first, drops) = (
+                        Arc::clone(&r),
+                        Arc::clone(&barrier),
+                        Arc::clone(&first),
+                        Arc::clone(&drops),
+                    );
                     std::thread::spawn(move || {
                         let mine = Tracked::new(i, &drops);
                         barrier.wait();
@@ -278,7 +324,11 @@ mod tests {
                     })
                 })
                 .collect();
-            let wins = handles.into_iter().map(|h| h.join().unwrap()).filter(|&w| w).count();
+            let wins = handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .filter(|&w| w)
+                .count();
             assert_eq!(wins, 1);
             assert_ne!(r.get(&pin()).id, 0);
         }
@@ -309,7 +359,7 @@ mod tests {
                 barrier.wait();
                 for _ in 0..WRITES {
                     let seen = r.get(&pin());
-                    assert!(seen.alive.load(O::SeqCst), "a reader saw a dropped object");
+                    assert!(is_alive(&seen), "a reader saw a dropped object");
                     assert!(seen.id == usize::MAX || seen.id < WRITES * WRITERS);
                 }
             }));
@@ -319,7 +369,11 @@ mod tests {
         }
         drop(Arc::into_inner(r).expect("all threads joined"));
         let created = 1 + WRITERS * WRITES;
-        assert!(drive_epoch_until(|| drops.load(O::SeqCst) == created));
-        assert_eq!(drops.load(O::SeqCst), created, "every object released exactly once");
+        assert!(drive_epoch_until(|| dropped(&drops) == created));
+        assert_eq!(
+            dropped(&drops),
+            created,
+            "every object released exactly once"
+        );
     }
 }

@@ -59,7 +59,9 @@ pub struct Counter {
 
 impl std::fmt::Debug for Counter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Counter").field("sum", &self.sum_wide()).finish()
+        f.debug_struct("Counter")
+            .field("sum", &self.sum_wide())
+            .finish()
     }
 }
 
@@ -129,8 +131,8 @@ impl Counter {
     pub fn sum_wide(&self) -> i128 {
         self.cells
             .iter()
-            // SeqCst: pairs with the SeqCst updates in `add_checked`/`take`, so a sum read
-            // after an increment returned (in any thread's SeqCst order) includes it.
+            // A sum read after an increment returned (in the SeqCst order) includes it.
+            // SeqCst: pairs with the SeqCst CAS in `add_checked` and swap in `take`.
             .map(|cell| i128::from(cell.load(Ordering::SeqCst)))
             .sum()
     }
@@ -158,12 +160,14 @@ fn add_checked(cell: &AtomicI64, n: i64) -> bool {
     // SeqCst: the first guess; a stale one only costs a CAS retry.
     let mut current = cell.load(Ordering::SeqCst);
     loop {
-        let Some(new) = current.checked_add(n) else { return false };
+        let Some(new) = current.checked_add(n) else {
+            return false;
+        };
         match cell.compare_exchange_weak(
             current,
             new,
-            // SeqCst (success): the increment joins the single order that `sum`'s loads and
-            // `take`'s swaps read from.
+            // The increment joins the single order that `sum`'s loads and `take`'s swaps read.
+            // SeqCst (success): pairs with those loads and swaps.
             Ordering::SeqCst,
             // SeqCst (failure): the value we retry from, read as `sum` would.
             Ordering::SeqCst,

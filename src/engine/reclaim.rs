@@ -146,15 +146,26 @@ unsafe impl<T: Send + Sync> Handle for Arc<T> {
     }
 }
 
+/// Defers `f` (which frees something unlinked) through the epoch, counted like releases so the
+/// bindings' flush policy sees it.
+///
+/// # Safety
+/// As for [`Guard::defer_unchecked`]: `f` may run on any thread, after every guard that could
+/// reach what it frees is dropped; it must not depend on anything that could be gone by then.
+pub unsafe fn defer<F: FnOnce()>(guard: &Guard, f: F) {
+    let _ = UNFLUSHED.try_with(|n| n.set(n.get() + 1));
+    // SAFETY: forwarded from the caller.
+    unsafe { guard.defer_unchecked(f) };
+}
+
 /// Defers giving up one reference to `ptr` until no thread pinned now can still read it.
 ///
 /// # Safety
 /// `ptr` carries a reference owned by the caller, which the caller has made unreachable from
 /// every shared slot before this call, and never uses again.
 pub unsafe fn defer_release<H: Handle>(guard: &Guard, ptr: NonNull<()>) {
-    let _ = UNFLUSHED.try_with(|n| n.set(n.get() + 1));
     // SAFETY: the closure only releases `ptr`, which nothing reachable points to any more; the
     // epoch runs it after every guard that could have loaded `ptr` is dropped. Running it on
     // another thread is allowed by `Handle`'s contract.
-    unsafe { guard.defer_unchecked(move || H::release(ptr)) };
+    unsafe { defer(guard, move || H::release(ptr)) };
 }

@@ -17,7 +17,9 @@ impl PyAtomicCounter {
     #[new]
     #[pyo3(signature = (value = 0))]
     fn new(value: i64) -> Self {
-        Self { inner: Counter::new(value) }
+        Self {
+            inner: Counter::new(value),
+        }
     }
 
     /// Mutable, so unhashable (like list and dict).
@@ -67,6 +69,12 @@ impl PyAtomicCounter {
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         let value = slf.get().get()?;
-        PyTuple::new(slf.py(), [slf.get_type().into_any(), PyTuple::new(slf.py(), [value])?.into_any()])
+        PyTuple::new(
+            slf.py(),
+            [
+                slf.get_type().into_any(),
+                PyTuple::new(slf.py(), [value])?.into_any(),
+            ],
+        )
     }
 }

@@ -82,7 +82,9 @@ fn storable(result: &Bound<'_, PyAny>) -> PyResult<i64> {
         // Only `**` with a negative exponent turns two ints into a non-int.
         return Err(int_error(IntError::NegativeExponent));
     }
-    result.extract::<i64>().map_err(|_| int_error(IntError::Overflow))
+    result
+        .extract::<i64>()
+        .map_err(|_| int_error(IntError::Overflow))
 }
 
 /// A function's result for the `update`/`accumulate` family: must be an int within int64.
@@ -93,9 +95,9 @@ fn fn_result(result: &Bound<'_, PyAny>) -> PyResult<i64> {
             result.get_type().name()?
         )));
     }
-    result
-        .extract::<i64>()
-        .map_err(|_| PyOverflowError::new_err("AtomicInt update function result out of int64 range"))
+    result.extract::<i64>().map_err(|_| {
+        PyOverflowError::new_err("AtomicInt update function result out of int64 range")
+    })
 }
 
 /// An out-of-int64 operand for an operation where only its sign (and, for `**`, its parity)
@@ -106,7 +108,11 @@ fn saturate(op: IntOp, big: &Bound<'_, PyInt>) -> PyResult<i64> {
         (true, _) => i64::MIN,
         (false, IntOp::Pow) => {
             let odd = big.bitand(1)?.extract::<i64>()? == 1;
-            if odd { i64::MAX } else { i64::MAX - 1 }
+            if odd {
+                i64::MAX
+            } else {
+                i64::MAX - 1
+            }
         }
         (false, _) => i64::MAX,
     })
@@ -145,7 +151,11 @@ impl PyAtomicInt {
     ) -> PyResult<Bound<'py, PyAny>> {
         let mine = PyInt::new(py, self.inner.load()).into_any();
         let theirs = other.into_int(py);
-        if reflected { py_apply(op, &theirs, &mine) } else { py_apply(op, &mine, &theirs) }
+        if reflected {
+            py_apply(op, &theirs, &mine)
+        } else {
+            py_apply(op, &mine, &theirs)
+        }
     }
 
     /// The `update`/`accumulate` family: CAS loop calling `f` on each attempt.
@@ -159,7 +169,9 @@ impl PyAtomicInt {
     #[new]
     #[pyo3(signature = (value = 0))]
     fn new(value: i64) -> Self {
-        Self { inner: AtomicInt::new(value) }
+        Self {
+            inner: AtomicInt::new(value),
+        }
     }
 
     /// Mutable, so unhashable (like list and dict): equality follows the changing value.
@@ -270,7 +282,13 @@ impl PyAtomicInt {
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         let value = slf.get().inner.load();
-        PyTuple::new(slf.py(), [slf.get_type().into_any(), PyTuple::new(slf.py(), [value])?.into_any()])
+        PyTuple::new(
+            slf.py(),
+            [
+                slf.get_type().into_any(),
+                PyTuple::new(slf.py(), [value])?.into_any(),
+            ],
+        )
     }
 
     #[pyo3(signature = (ndigits = None))]
@@ -306,7 +324,11 @@ impl PyAtomicInt {
             Operand::Small(v) => i128::from(v),
             // Outside int64: greater than every int64 if positive, less if negative.
             Operand::Big(big) => {
-                if big.lt(0)? { i128::MIN } else { i128::MAX }
+                if big.lt(0)? {
+                    i128::MIN
+                } else {
+                    i128::MAX
+                }
             }
         };
         Ok(op.matches(mine.cmp(&theirs)))
@@ -350,10 +372,18 @@ impl PyAtomicInt {
     fn __rmul__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Mul, other, true)
     }
-    fn __floordiv__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __floordiv__<'py>(
+        &self,
+        py: Python<'py>,
+        other: Operand<'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::FloorDiv, other, false)
     }
-    fn __rfloordiv__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __rfloordiv__<'py>(
+        &self,
+        py: Python<'py>,
+        other: Operand<'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::FloorDiv, other, true)
     }
     fn __mod__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -365,13 +395,21 @@ impl PyAtomicInt {
     fn __lshift__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Shl, other, false)
     }
-    fn __rlshift__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __rlshift__<'py>(
+        &self,
+        py: Python<'py>,
+        other: Operand<'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Shl, other, true)
     }
     fn __rshift__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Shr, other, false)
     }
-    fn __rrshift__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __rrshift__<'py>(
+        &self,
+        py: Python<'py>,
+        other: Operand<'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Shr, other, true)
     }
     fn __and__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -415,11 +453,19 @@ impl PyAtomicInt {
         other.into_int(py).pow(exponent, modulo)
     }
 
-    fn __truediv__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __truediv__<'py>(
+        &self,
+        py: Python<'py>,
+        other: Operand<'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         PyInt::new(py, self.inner.load()).div(other.into_int(py))
     }
 
-    fn __rtruediv__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __rtruediv__<'py>(
+        &self,
+        py: Python<'py>,
+        other: Operand<'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         other.into_int(py).div(PyInt::new(py, self.inner.load()))
     }
 
@@ -427,7 +473,11 @@ impl PyAtomicInt {
         PyInt::new(py, self.inner.load()).divmod(other.into_int(py))
     }
 
-    fn __rdivmod__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __rdivmod__<'py>(
+        &self,
+        py: Python<'py>,
+        other: Operand<'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         other.into_int(py).divmod(PyInt::new(py, self.inner.load()))
     }
 
@@ -479,5 +529,4 @@ impl PyAtomicInt {
             "unsupported operand for /= on AtomicInt (the result would be a float); use //=",
         ))
     }
-
 }

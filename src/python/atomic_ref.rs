@@ -40,7 +40,8 @@ impl PyAtomicRef {
             let new = f.call1((&current,))?;
             // `current` stays alive (we hold it), so its address cannot be reused: no ABA.
             let outcome = pinned(py, |guard| {
-                self.inner.compare_exchange(identity(&current), PyHandle::new(&new), guard)
+                self.inner
+                    .compare_exchange(identity(&current), PyHandle::new(&new), guard)
             });
             match outcome {
                 Ok(old) => return Ok((old.into_bound(py), new)),
@@ -56,7 +57,9 @@ impl PyAtomicRef {
     #[pyo3(signature = (value = None))]
     fn new(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> Self {
         let value = value.cloned().unwrap_or_else(|| py.None().into_bound(py));
-        Self { inner: AtomicRef::new(PyHandle::new(&value)) }
+        Self {
+            inner: AtomicRef::new(PyHandle::new(&value)),
+        }
     }
 
     /// The current object. Atomic, wait-free.
@@ -83,7 +86,9 @@ impl PyAtomicRef {
         desired: &Bound<'_, PyAny>,
     ) -> bool {
         pinned(py, |guard| {
-            self.inner.compare_and_set(identity(expected), PyHandle::new(desired), guard).is_ok()
+            self.inner
+                .compare_and_set(identity(expected), PyHandle::new(desired), guard)
+                .is_ok()
         })
     }
 
@@ -96,7 +101,10 @@ impl PyAtomicRef {
         desired: &Bound<'py, PyAny>,
     ) -> Bound<'py, PyAny> {
         let found = pinned(py, |guard| {
-            match self.inner.compare_exchange(identity(expected), PyHandle::new(desired), guard) {
+            match self
+                .inner
+                .compare_exchange(identity(expected), PyHandle::new(desired), guard)
+            {
                 Ok(old) => old,
                 Err((found, _desired)) => found,
             }
@@ -106,13 +114,21 @@ impl PyAtomicRef {
 
     /// Replaces the object `v` with `fn(v)`; returns the new object. Atomic, lock-free:
     /// `fn` may run more than once (keep it pure).
-    fn update_and_get<'py>(&self, py: Python<'py>, r#fn: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn update_and_get<'py>(
+        &self,
+        py: Python<'py>,
+        r#fn: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         Ok(self.update(py, r#fn)?.1)
     }
 
     /// Replaces the object `v` with `fn(v)`; returns the previous object. Atomic, lock-free:
     /// `fn` may run more than once (keep it pure).
-    fn get_and_update<'py>(&self, py: Python<'py>, r#fn: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn get_and_update<'py>(
+        &self,
+        py: Python<'py>,
+        r#fn: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         Ok(self.update(py, r#fn)?.0)
     }
 

@@ -365,6 +365,68 @@ impl PyAtomicDict {
         Ok(out(py, stored))
     }
 
+    /// Copies every item into `target` with the hashes stored here (no key is hashed again).
+    /// Each item is read and stored atomically; the copy is of a weakly consistent iteration.
+    fn _copy_into(&self, py: Python<'_>, target: &Bound<'_, PyAtomicDict>) -> PyResult<()> {
+        let target = target.get();
+        let mut iter = pinned(py, |g| self.map.iter(g));
+        let mut n = 0u32;
+        loop {
+            let item = pinned(py, |g| iter.next_with_hash(g));
+            let Some((hash, k, v)) = item else { return Ok(()) };
+            let key = k.into_bound(py);
+            pinned(py, |g| target.map.insert(g, hash, ptr(&key), eq_for(&key), v))?;
+            n = n.wrapping_add(1);
+            if n % 4096 == 0 {
+                py.check_signals()?; // Ctrl-C during a huge copy
+            }
+        }
+    }
+
+    /// Aggregates `pairs` into the map: each key hashed once; the batch first combined per key
+    /// with `fn(key, acc_or_NOT_FOUND, value)`, then each key merged once, atomically, with
+    /// `fn(key, current_or_NOT_FOUND, combined)` (NOT_FOUND deletes).
+    fn reduce(&self, py: Python<'_>, pairs: &Bound<'_, PyAny>, r#fn: &Bound<'_, PyAny>) -> PyResult<()> {
+        let nf = not_found(py);
+        // Groups by hash, then by key equality: (hash, key, accumulated value).
+        let mut groups: Vec<(u64, Bound<'_, PyAny>, Bound<'_, PyAny>)> = Vec::new();
+        let mut by_hash: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::new();
+        for (n, pair) in pairs.try_iter()?.enumerate() {
+            let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
+            let hash = hash_of(&key)?;
+            let candidates = by_hash.entry(hash).or_default();
+            let mut found = None;
+            for &i in candidates.iter() {
+                if eq_for(&key)(ptr(&groups[i].1))? {
+                    found = Some(i);
+                    break;
+                }
+            }
+            match found {
+                Some(i) => groups[i].2 = r#fn.call1((&key, &groups[i].2, value))?,
+                None => {
+                    let acc = r#fn.call1((&key, nf, value))?;
+                    candidates.push(groups.len());
+                    groups.push((hash, key, acc));
+                }
+            }
+            if n % 4096 == 4095 {
+                py.check_signals()?;
+            }
+        }
+        for (hash, key, acc) in groups {
+            pinned(py, |g| {
+                self.map.compute(g, hash, ptr(&key), eq_for(&key), |current| {
+                    // SAFETY: `current` is alive under the engine's guard during this call.
+                    let current = current.map_or_else(|| nf.clone(), |p| unsafe { borrowed(py, p) });
+                    let new = r#fn.call1((&key, current, &acc))?;
+                    Ok((!new.is(nf)).then(|| PyHandle::new(&new)))
+                })
+            })?;
+        }
+        Ok(())
+    }
+
     #[pyo3(signature = (key, amount = small_int(1), default = small_int(0)))]
     fn add<'py>(
         &self,
@@ -415,6 +477,15 @@ impl PyAtomicDict {
         d.set_item("migrations", s.migrations)?;
         d.set_item("longest_probe", s.longest_probe)?;
         Ok(d)
+    }
+
+    /// `AtomicDictBase[K, V]`, so the Python subclass can be generic.
+    #[classmethod]
+    fn __class_getitem__<'py>(
+        cls: &Bound<'py, pyo3::types::PyType>,
+        item: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, pyo3::types::PyGenericAlias>> {
+        pyo3::types::PyGenericAlias::new(cls.py(), cls.as_any(), item)
     }
 
     /// Visits every key and value the map owns. Never pins, allocates or touches refcounts.

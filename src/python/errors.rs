@@ -10,7 +10,9 @@ use crate::engine::counter::CounterOverflow;
 pub(crate) fn int_error(err: IntError) -> PyErr {
     match err {
         IntError::Overflow => PyOverflowError::new_err("AtomicInt result out of int64 range"),
-        IntError::ZeroDivision => PyZeroDivisionError::new_err("integer division or modulo by zero"),
+        IntError::ZeroDivision => {
+            PyZeroDivisionError::new_err("integer division or modulo by zero")
+        }
         IntError::NegativeShift => PyValueError::new_err("negative shift count"),
         IntError::NegativeExponent => PyValueError::new_err(
             "AtomicInt **= with a negative exponent: the result would be a float, not an int",

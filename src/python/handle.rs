@@ -107,18 +107,38 @@ pub(crate) fn drain_pending(_py: Python<'_>) {
     }
 }
 
+/// Flush the thread's epoch bag once a batch of releases built up, or when any release has
+/// waited 64 calls. Python users expect a removed value to be released soon; but every flush
+/// seals a bag, and crossbeam collects a bounded number of bags per collection, so flushing
+/// tiny bags often would build a backlog that takes long to drain.
+fn should_flush(unflushed: usize) -> bool {
+    const BATCH: usize = 32;
+    const CALLS: u32 = 64;
+    if unflushed == 0 {
+        return false;
+    }
+    CALLS_SINCE_FLUSH
+        .try_with(|calls| {
+            let n = calls.get() + 1;
+            let flush = unflushed >= BATCH || n >= CALLS;
+            calls.set(if flush { 0 } else { n });
+            flush
+        })
+        .unwrap_or(false)
+}
+
+std::thread_local! {
+    /// Binding calls on this thread since it last flushed while releases were waiting.
+    static CALLS_SINCE_FLUSH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
 /// Runs `f` pinned to the epoch, then drains this thread's pending releases after unpinning.
 /// Every binding method that touches shared engine state goes through here.
 pub(crate) fn pinned<R>(py: Python<'_>, f: impl FnOnce(&crossbeam_epoch::Guard) -> R) -> R {
     let result = {
         let guard = reclaim::pin();
-        let before = reclaim::unflushed();
         let result = f(&guard);
-        // Python users expect a removed value to be released promptly. Flush the epoch bag
-        // when this call deferred nothing but earlier ones did (a quiet moment), or once a
-        // batch has built up (amortizes the flush over hot write loops).
-        let after = reclaim::unflushed();
-        if after > 0 && (after == before || after >= 32) {
+        if should_flush(reclaim::unflushed()) {
             reclaim::flush(&guard);
         }
         result

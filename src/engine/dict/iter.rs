@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crossbeam_epoch::Guard;
 
 use super::migrate;
-use super::table::{Table, MOVED, TOMBSTONE};
+use super::table::{mix, Table, MOVED, TOMBSTONE};
 use super::AtomicDict;
 use crate::engine::reclaim::{defer_release, Handle};
 use crate::sync::Ordering;
@@ -42,7 +42,12 @@ impl<K: Handle, V: Handle> Iter<K, V> {
     }
 
     /// The next `(key, value)`, as new references; `None` at the end.
-    pub fn next(&mut self, _guard: &Guard) -> Option<(K, V)> {
+    pub fn next(&mut self, guard: &Guard) -> Option<(K, V)> {
+        self.next_with_hash(guard).map(|(_, k, v)| (k, v))
+    }
+
+    /// [`Iter::next`] with the hash stored for the key (so a copy need not hash again).
+    pub fn next_with_hash(&mut self, _guard: &Guard) -> Option<(u64, K, V)> {
         'generation: loop {
             self.follow_migrations();
             let t = &*self.table;
@@ -55,13 +60,17 @@ impl<K: Handle, V: Handle> Iter<K, V> {
                 }
                 self.pos += 1;
                 let Some(value) = t.live_value_from(i, word) else { continue };
-                // Relaxed: the key is visible through the Acquire on the value word (or on the
-                // slot, for a PENDING entry).
-                let key = t.entries[i].key.load(Ordering::Relaxed);
+                // Acquire: the key is visible through the Acquire on the value word; this also
+                // pairs with `retire_slot`'s swap (null: deleted since we read the value).
+                let Some(key) = NonNull::new(t.entries[i].key.load(Ordering::Acquire)) else {
+                    continue;
+                };
                 // SAFETY: the generation was unpublished after we pinned, so the key and value
                 // it holds are owned by it or released only after our guard drops.
+                // Relaxed: the hash was written before the value word we read with Acquire.
+                let hash = t.entries[i].hash.load(Ordering::Relaxed);
                 unsafe {
-                    return Some((K::clone_raw(NonNull::new_unchecked(key)), V::clone_raw(value)));
+                    return Some((hash, K::clone_raw(key), V::clone_raw(value)));
                 }
             }
             return None;
@@ -109,16 +118,23 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                     continue; // look at the same entry again
                 }
                 t.add_len(-1);
-                // Relaxed: visible through the Acquire on the value word.
+                // Relaxed: visible through the Acquire on the value word; only the thread that
+                // tombstoned the entry (us) may retire its slot and null the key.
                 let key = entry.key.load(Ordering::Relaxed);
-                // SAFETY: the key stays owned by the (now dead) entry until the generation
-                // drops, after our guard; the value was owned by the entry and is unlinked now,
-                // so we take a reference for the caller and defer the entry's.
-                unsafe {
+                // SAFETY: the key is owned by the (now dead) entry until we retire it below;
+                // the value was owned by the entry and is unlinked now, so we take a reference
+                // for the caller and defer the entry's.
+                let out = unsafe {
                     let out = (K::clone_raw(NonNull::new_unchecked(key)), V::clone_raw(value));
                     defer_release::<V>(guard, value);
-                    return Some(out);
+                    out
+                };
+                // Relaxed: the hash was written before the value word we read with Acquire.
+                let mixed = mix(entry.hash.load(Ordering::Relaxed));
+                if let Some((pos, slot)) = t.slot_of(i - 1, mixed) {
+                    t.retire_slot(guard, pos, slot, i - 1);
                 }
+                return Some(out);
             }
             return None;
         }

@@ -31,7 +31,7 @@ pub use table::CapacityError;
 
 use crate::engine::reclaim::Handle;
 use crate::sync::{AtomicPtr, Ordering};
-use table::{mix, slot_entry, slot_tag, tag_of, value_ptr, Origin, Table, FROZEN, MOVED};
+use table::{mix, slot_entry, slot_tag, tag_of, value_ptr, Origin, Table, EMPTY, FROZEN, MOVED};
 
 /// A concurrent hash map from `K` to `V`, both reference-counted pointers (see [`Handle`]).
 pub struct AtomicDict<K: Handle, V: Handle> {
@@ -109,7 +109,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                 // SAFETY: `old` is no longer reachable from the root; threads pinned now may
                 // still read it, and the epoch runs the release only after they unpin.
                 unsafe {
-                    guard.defer_unchecked(move || {
+                    crate::engine::reclaim::defer(guard, move || {
                         let SendTable(old) = old;
                         drop(Arc::from_raw(old));
                     });
@@ -144,13 +144,20 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                     t = self.advance(t, guard);
                     continue 'generation;
                 }
-                let Some(e) = slot_entry(slot) else { return Ok(None) };
+                let Some(e) = slot_entry(slot) else {
+                    if slot & !FROZEN == EMPTY {
+                        return Ok(None);
+                    }
+                    pos = (pos + 1) & t.mask; // DEAD: a deleted key's retired slot
+                    continue;
+                };
                 let entry = &t.entries[e];
-                // Relaxed (hash, key): visible through the slot's Acquire above.
+                // Relaxed (hash): visible through the slot's Acquire above.
                 if slot_tag(slot) == tag && entry.hash.load(Ordering::Relaxed) == hash {
-                    let key = entry.key.load(Ordering::Relaxed);
-                    // SAFETY: a published entry's key is non-null until the generation drops.
-                    if eq(unsafe { NonNull::new_unchecked(key) })? {
+                    // Acquire: pairs with the AcqRel swap in `retire_slot` (null: just deleted).
+                    let key = entry.key.load(Ordering::Acquire);
+                    // A null key: deleted and retired meanwhile; the key may live further on.
+                    if !key.is_null() && eq(unsafe_nonnull(key))? {
                         // Acquire: pairs with the Release that wrote the value.
                         let word = entry.value.load(Ordering::Acquire);
                         // Checked after reading the word: if still unpublished, no newer write
@@ -303,6 +310,14 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
             }
         }
     }
+}
+
+/// A key pointer already checked non-null.
+#[inline]
+fn unsafe_nonnull(key: *mut ()) -> NonNull<()> {
+    debug_assert!(!key.is_null());
+    // SAFETY: callers check for null first.
+    unsafe { NonNull::new_unchecked(key) }
 }
 
 /// A retired generation crossing to whichever thread runs the epoch's deferred functions.

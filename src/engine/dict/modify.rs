@@ -108,6 +108,11 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                     continue 'generation;
                 }
                 let Some(e) = slot_entry(slot) else {
+                    if slot != EMPTY {
+                        // Our key's slot was retired (DEAD) by a delete: probe again for the
+                        // empty slot where the key now goes.
+                        continue 'generation;
+                    }
                     // The key is absent from this generation.
                     let Action::Set(value) = decide(None, spare.take())? else {
                         return Ok(Outcome::Unchanged);
@@ -155,6 +160,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                             // SAFETY: `old` is unlinked and was owned by the entry.
                             unsafe { defer_release::<V>(guard, old) };
                             t.add_len(-1);
+                            t.retire_slot(guard, found.pos, slot, e);
                             return Ok(Outcome::Removed);
                         }
                     }
@@ -238,10 +244,12 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         if slot_tag(slot) != tag || entry.hash.load(Ordering::Relaxed) != hash {
             return Ok(false);
         }
-        let key = entry.key.load(Ordering::Relaxed);
-        // SAFETY: a published entry's key is non-null and owned by the generation, which our
-        // guard keeps alive.
-        eq(unsafe { NonNull::new_unchecked(key) })
+        // Acquire: pairs with the AcqRel swap in `retire_slot`.
+        let Some(key) = NonNull::new(entry.key.load(Ordering::Acquire)) else {
+            return Ok(false); // deleted and retired meanwhile
+        };
+        // The key is owned by the generation, which our guard keeps alive.
+        eq(key)
     }
 
     /// After losing the race for an empty slot at `pos` (it now holds `now`): `Some(now)` if
@@ -288,10 +296,11 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         entry.hash.store(hash, Ordering::Relaxed);
         entry.key.store(k.as_ptr(), Ordering::Relaxed);
         // Release on success: publishes hash and key to anyone who Acquires the value word
-        // (iterators, migration). Relaxed on failure: the entry froze; nothing to read.
+        // (iterators, migration). Acquire on failure: the entry froze; pairs with the AcqRel
+        // freeze in `Job::freeze_chunk`, so the job is visible to the `help` that follows.
         let claimed = entry
             .value
-            .compare_exchange(UNSET, v.as_ptr() as usize | PENDING, Ordering::Release, Ordering::Relaxed)
+            .compare_exchange(UNSET, v.as_ptr() as usize | PENDING, Ordering::Release, Ordering::Acquire)
             .is_ok();
         let result = if claimed {
             // Release on success: publishes the entry to readers who Acquire the slot. Acquire

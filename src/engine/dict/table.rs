@@ -1,10 +1,12 @@
 //! One generation of the table: a compact index over an append-only entries array.
 //!
 //! # Layout
-//! * `index`: `2^k` atomic `u64` slots. A slot is [`EMPTY`], or holds an entry number and a
-//!   16-bit tag taken from the mixed hash. [`FROZEN`] is or-ed into every slot when a migration
-//!   starts. Within a generation a slot, once given to a key, belongs to that key: re-inserting
-//!   a deleted key re-points the same slot at a new entry at the end (dict's order semantics).
+//! * `index`: `2^k` atomic `u64` slots. A slot is [`EMPTY`], [`DEAD`], or holds an entry number
+//!   and a 16-bit tag taken from the mixed hash. [`FROZEN`] is or-ed into every slot when a
+//!   migration starts. Within a generation a slot, once given to a key, belongs to that key:
+//!   re-inserting a deleted key re-points the same slot at a new entry at the end (dict's order
+//!   semantics), unless the delete already retired the slot to DEAD and released the key; then
+//!   the key is inserted afresh at the first EMPTY slot of its probe sequence.
 //! * `entries`: `cap` entries `{hash, key, value}` filled in reservation order, which is
 //!   insertion order. `hash` and `key` are written before the entry is published and never change
 //!   afterwards (an abandoned reservation resets its key to null, see below).
@@ -34,6 +36,9 @@ use std::sync::atomic::AtomicIsize;
 
 /// An index slot no key has claimed.
 pub(super) const EMPTY: u64 = 0;
+/// A slot whose key was deleted and released: never claimed again in this generation (that
+/// could give a key two slots); probes pass over it. Points at no entry.
+pub(super) const DEAD: u64 = 1;
 /// Or-ed into every index slot when a migration freezes the generation.
 pub(super) const FROZEN: u64 = 1 << 63;
 const TAG_BITS: u32 = 16;
@@ -216,17 +221,45 @@ impl<K: Handle, V: Handle> Table<K, V> {
     pub fn is_published(&self, i: usize) -> bool {
         // Relaxed: the hash was written before the value word we already read with Acquire.
         let mixed = mix(self.entries[i].hash.load(Ordering::Relaxed));
+        self.slot_of(i, mixed).is_some()
+    }
+
+    /// The position and contents of the slot pointing at entry `i` (whose mixed hash is
+    /// `mixed`), if any.
+    pub fn slot_of(&self, i: usize, mixed: u64) -> Option<(usize, u64)> {
         let mut pos = mixed as usize & self.mask;
         for _ in 0..=self.mask {
             // Acquire: pairs with the inserter's Release CAS on the slot.
             let slot = self.index[pos].load(Ordering::Acquire);
-            match slot_entry(slot) {
-                None => return false,
-                Some(e) if e == i => return true,
-                Some(_) => pos = (pos + 1) & self.mask,
+            if slot & !FROZEN == EMPTY {
+                return None;
             }
+            if slot_entry(slot) == Some(i) {
+                return Some((pos, slot));
+            }
+            pos = (pos + 1) & self.mask;
         }
-        false
+        None
+    }
+
+    /// After deleting entry `e` (its value word is now TOMBSTONE, set by us), retires its slot
+    /// (`slot`, at `pos`) to DEAD and releases the key now rather than at the next migration.
+    /// If the slot changed (a re-insert re-pointed it, or a migration froze it), the key stays
+    /// with the dead entry and is released when the generation is dropped.
+    pub fn retire_slot(&self, guard: &crossbeam_epoch::Guard, pos: usize, slot: u64, e: usize) {
+        // AcqRel on success: Acquire orders the key swap after it; Release makes DEAD visible
+        // with our tombstone before it. Relaxed on failure: we give up, nothing to read.
+        if self.index[pos].compare_exchange(slot, DEAD, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+            return;
+        }
+        // AcqRel: only the thread that retired the slot gets here; readers that load the key
+        // afterwards see null (they treat the entry as gone).
+        let key = self.entries[e].key.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if let Some(key) = NonNull::new(key) {
+            // SAFETY: the key was owned by the entry, which no slot points at any more; readers
+            // that loaded it before the swap are pinned, and the release waits for them.
+            unsafe { crate::engine::reclaim::defer_release::<K>(guard, key) };
+        }
     }
 
     /// The live value of entry `i` (frozen or not), checking publication of `PENDING` entries.
