@@ -26,10 +26,10 @@ SOURCES   := Cargo.toml pyproject.toml $(shell find src python -type f \( -name 
 ROOT      := $(CURDIR)
 TARGET    := $(or $(CARGO_TARGET_DIR),$(ROOT)/target)
 
-.PHONY: test test-rust test-loom test-py test-py-ft test-py-gil test-gil-disabled test-types \
+.PHONY: test test-rust test-lint test-loom test-py test-py-ft test-py-gil test-gil-disabled test-types \
         test-wheel build build-ft build-gil venvs demo clean
 
-test: test-rust test-loom test-py test-gil-disabled test-types test-wheel
+test: test-rust test-lint test-loom test-py test-gil-disabled test-types test-wheel
 	@echo "make test: all green"
 
 # --- venvs --------------------------------------------------------------------------------------
@@ -77,6 +77,10 @@ build: build-ft build-gil
 # The engine alone (no PyO3), which also proves src/engine never uses PyO3.
 test-rust:
 	cargo test --no-default-features
+
+# The engine's lints (undocumented unsafe blocks, missing # Safety docs) as errors.
+test-lint:
+	cargo clippy --no-default-features --lib --tests -- -D warnings
 
 # Loom models, when the script for them exists.
 test-loom:

@@ -118,11 +118,7 @@ fn run(hasher: fn(u64) -> u64, cap: usize, ops: Vec<Op>) -> Result<(), TestCaseE
             }
             Op::Add(k, d) => {
                 let new = model.map.get(&k).copied().unwrap_or(0) + d;
-                if model.map.contains_key(&k) {
-                    model.map.insert(k, new);
-                } else {
-                    model.insert(k, new);
-                }
+                model.insert(k, new); // keeps an existing key's place
                 prop_assert_eq!(map.add(k, d), new);
             }
             Op::ComputeRemove(k) => {

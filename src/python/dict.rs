@@ -526,7 +526,7 @@ impl Drop for PyAtomicDict {
         // Generations retired earlier wait for the epoch: give it a few turns.
         Python::attach(|py| {
             for _ in 0..4 {
-                pinned(py, |g| crate::engine::reclaim::flush(g));
+                pinned(py, crate::engine::reclaim::flush);
             }
         });
     }

@@ -49,6 +49,7 @@ impl Map {
     }
 
     fn eq(k: u64) -> impl FnMut(NonNull<()>) -> Result<bool, ()> {
+        // SAFETY: the engine passes a stored key, an `Arc<Tracked>` it keeps alive for the call.
         move |p| Ok(unsafe { p.cast::<Tracked>().as_ref() }.n == k)
     }
 
@@ -111,6 +112,7 @@ impl Map {
         let g = pin();
         self.inner
             .compute(&g, (self.hasher)(k), key.as_ptr(), Self::eq(k), |cur| {
+                // SAFETY: the current value is an `Arc<Tracked>` the guard keeps alive.
                 let cur = cur.map_or(0, |p| unsafe { p.cast::<Tracked>().as_ref() }.n);
                 Ok(Some(self.obj(cur + delta)))
             })

@@ -65,10 +65,10 @@ impl<K: Handle, V: Handle> Iter<K, V> {
                 let Some(key) = NonNull::new(t.entries[i].key.load(Ordering::Acquire)) else {
                     continue;
                 };
-                // SAFETY: the generation was unpublished after we pinned, so the key and value
-                // it holds are owned by it or released only after our guard drops.
                 // Relaxed: the hash was written before the value word we read with Acquire.
                 let hash = t.entries[i].hash.load(Ordering::Relaxed);
+                // SAFETY: the generation was unpublished after we pinned, so the key and value
+                // it holds are owned by it or released only after our guard drops.
                 unsafe {
                     return Some((hash, K::clone_raw(key), V::clone_raw(value)));
                 }
