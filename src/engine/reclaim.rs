@@ -14,6 +14,7 @@
 //! our deferred releases (which, in the binding, must run on a thread attached to the
 //! interpreter).
 
+use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -33,39 +34,130 @@ fn collector() -> &'static Collector {
     &COLLECTOR
 }
 
+/// A release waiting for a safe point: the pointer and the function that releases it.
+type Queued = (NonNull<()>, unsafe fn(NonNull<()>));
+
+/// Everything reclamation keeps per thread, in one thread-local so that an operation pays for
+/// one thread-local lookup (in a shared library each costs a `__tls_get_addr` call).
+struct Local {
+    handle: LocalHandle,
+    /// Releases deferred since this thread last flushed its epoch bag.
+    unflushed: Cell<usize>,
+    /// [`pinned`] calls since the last flush while releases were waiting.
+    calls: Cell<u32>,
+    /// Releases the epoch has allowed, queued by [`queue_release`] until [`pinned`] unpins.
+    queue: RefCell<Vec<Queued>>,
+}
+
+impl Local {
+    fn new() -> Self {
+        Local {
+            handle: collector().register(),
+            unflushed: Cell::new(0),
+            calls: Cell::new(0),
+            queue: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Flush once a batch of releases built up, or when any release has waited 64 calls. Every
+    /// flush seals a bag, and crossbeam collects a bounded number of bags per collection, so
+    /// flushing tiny bags often would build a backlog that takes long to drain.
+    fn should_flush(&self) -> bool {
+        const BATCH: usize = 32;
+        const CALLS: u32 = 64;
+        let unflushed = self.unflushed.get();
+        if unflushed == 0 {
+            return false;
+        }
+        let calls = self.calls.get() + 1;
+        let flush = unflushed >= BATCH || calls >= CALLS;
+        self.calls.set(if flush { 0 } else { calls });
+        flush
+    }
+
+    fn flush(&self, guard: &Guard) {
+        self.unflushed.set(0);
+        guard.flush();
+    }
+
+    /// Runs the queued releases (which may run arbitrary code, even re-entering lockless).
+    fn drain(&self) {
+        loop {
+            // Take the batch out first: a release may queue more.
+            let batch = std::mem::take(&mut *self.queue.borrow_mut());
+            if batch.is_empty() {
+                return;
+            }
+            for (ptr, release) in batch {
+                // SAFETY: `queue_release`'s caller handed over one reference with the function
+                // that releases it; each entry runs once.
+                unsafe { release(ptr) };
+            }
+        }
+    }
+}
+
 #[cfg(not(loom))]
 std::thread_local! {
-    static HANDLE: LocalHandle = collector().register();
+    static LOCAL: Local = Local::new();
 }
 
 #[cfg(loom)]
 loom::thread_local! {
-    static HANDLE: LocalHandle = collector().register();
-}
-
-std::thread_local! {
-    /// Releases this thread deferred since it last flushed its epoch bag.
-    static UNFLUSHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// Releases deferred by this thread that still sit in its thread-local epoch bag.
-pub fn unflushed() -> usize {
-    UNFLUSHED.try_with(std::cell::Cell::get).unwrap_or(0)
-}
-
-/// Moves this thread's deferred releases to the global queue and collects what the epoch
-/// allows, so garbage does not wait for the thread-local bag to fill (64 items).
-pub fn flush(guard: &Guard) {
-    let _ = UNFLUSHED.try_with(|n| n.set(0));
-    guard.flush();
+    static LOCAL: Local = Local::new();
 }
 
 /// Pins the current thread to the crate's collector. Nested pins are cheap and allowed.
 pub fn pin() -> Guard {
     // During thread teardown the thread-local may already be gone: register a one-off handle.
-    HANDLE
-        .try_with(LocalHandle::pin)
-        .unwrap_or_else(|_| collector().register().pin())
+    LOCAL.try_with(|l| l.handle.pin()).unwrap_or_else(|_| collector().register().pin())
+}
+
+/// Runs `f` pinned; then, after unpinning, runs the releases queued on this thread (see
+/// [`queue_release`]), so code that releases run (destructors; in the binding, arbitrary
+/// Python) never runs inside an operation. Also flushes the epoch bag now and then, so
+/// deferred releases do not wait for it to fill.
+pub fn pinned<R>(f: impl FnOnce(&Guard) -> R) -> R {
+    let mut f = Some(f);
+    let result = LOCAL.try_with(|l| {
+        let f = f.take().expect("called once");
+        let result = {
+            let guard = l.handle.pin();
+            let result = f(&guard);
+            if l.should_flush() {
+                l.flush(&guard);
+            }
+            result
+        };
+        l.drain();
+        result
+    });
+    match result {
+        Ok(result) => result,
+        // Thread teardown: no queue any more; pin a one-off handle.
+        Err(_) => (f.take().expect("not yet called"))(&pin()),
+    }
+}
+
+/// Flushes this thread's epoch bag: deferred releases go to the global queue, and what the
+/// epoch allows is collected.
+pub fn flush(guard: &Guard) {
+    let _ = LOCAL.try_with(|l| l.flush(guard));
+}
+
+/// Queues `release(ptr)` to run when the current (outermost) [`pinned`] call has unpinned.
+/// During thread teardown, when the queue is gone, the release is skipped (leaked): better
+/// than running it where the caller said it must not run.
+///
+/// # Safety
+/// `release(ptr)` must be sound to run once, later, on this thread.
+pub unsafe fn queue_release(ptr: NonNull<()>, release: unsafe fn(NonNull<()>)) {
+    let _ = LOCAL.try_with(|l| l.queue.borrow_mut().push((ptr, release)));
+}
+
+/// Runs the releases queued on this thread now (for destructors of whole collections).
+pub fn drain_queue() {
+    let _ = LOCAL.try_with(Local::drain);
 }
 
 /// A reference-counted pointer that the engine can keep as a raw pointer in an atomic slot.
@@ -153,7 +245,7 @@ unsafe impl<T: Send + Sync> Handle for Arc<T> {
 /// As for [`Guard::defer_unchecked`]: `f` may run on any thread, after every guard that could
 /// reach what it frees is dropped; it must not depend on anything that could be gone by then.
 pub unsafe fn defer<F: FnOnce()>(guard: &Guard, f: F) {
-    let _ = UNFLUSHED.try_with(|n| n.set(n.get() + 1));
+    let _ = LOCAL.try_with(|l| l.unflushed.set(l.unflushed.get() + 1));
     // SAFETY: forwarded from the caller.
     unsafe { guard.defer_unchecked(f) };
 }

@@ -11,7 +11,6 @@
 //! attached), so the queue is always drained by a thread that may decref. Pointers still queued
 //! when a thread exits are leaked rather than released while detached.
 
-use std::cell::RefCell;
 use std::ptr::NonNull;
 
 use pyo3::ffi;
@@ -44,7 +43,8 @@ impl Drop for PyHandle {
     fn drop(&mut self) {
         // Dropping a handle we still own (an error path): queue it like any release, so the
         // decref happens attached and outside engine operations.
-        queue(self.0);
+        // SAFETY: we own one reference; `py_decref` releases it once, later, on this thread.
+        unsafe { reclaim::queue_release(self.0.cast(), py_decref) };
     }
 }
 
@@ -75,74 +75,29 @@ unsafe impl Handle for PyHandle {
     }
 
     unsafe fn release(ptr: NonNull<()>) {
-        queue(ptr.cast());
+        // SAFETY: the caller hands over one reference; `py_decref` releases it once, later,
+        // on this thread (which is attached: only attached threads pin our collector).
+        unsafe { reclaim::queue_release(ptr, py_decref) };
     }
 }
 
-/// Queues one decref. During thread teardown the queue may be gone: then the reference is
-/// leaked, never released while detached.
-fn queue(ptr: NonNull<ffi::PyObject>) {
-    let _ = PENDING.try_with(|p| p.borrow_mut().push(ptr));
+/// Releases one reference to a Python object.
+///
+/// # Safety
+/// `ptr` is a `PyObject` whose reference the caller owns, and the thread is attached.
+unsafe fn py_decref(ptr: NonNull<()>) {
+    // SAFETY: forwarded from the caller.
+    unsafe { ffi::Py_DecRef(ptr.as_ptr().cast()) };
 }
 
-std::thread_local! {
-    /// References whose release the epoch has allowed, waiting for a safe point to decref.
-    static PENDING: RefCell<Vec<NonNull<ffi::PyObject>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Decrefs everything queued on this thread. Runs `__del__`s and weakref callbacks, so call it
+/// Runs the decrefs queued on this thread. Runs `__del__`s and weakref callbacks, so call it
 /// only with no guard held and no engine operation under way.
 pub(crate) fn drain_pending(_py: Python<'_>) {
-    loop {
-        // Take the batch out first: a `__del__` may re-enter lockless and queue more.
-        let batch = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
-        if batch.is_empty() {
-            return;
-        }
-        for ptr in batch {
-            // SAFETY: each queued pointer carries one strong reference we own, and we are
-            // attached (we hold a `Python` token).
-            unsafe { ffi::Py_DecRef(ptr.as_ptr()) };
-        }
-    }
+    reclaim::drain_queue();
 }
 
-/// Flush the thread's epoch bag once a batch of releases built up, or when any release has
-/// waited 64 calls. Python users expect a removed value to be released soon; but every flush
-/// seals a bag, and crossbeam collects a bounded number of bags per collection, so flushing
-/// tiny bags often would build a backlog that takes long to drain.
-fn should_flush(unflushed: usize) -> bool {
-    const BATCH: usize = 32;
-    const CALLS: u32 = 64;
-    if unflushed == 0 {
-        return false;
-    }
-    CALLS_SINCE_FLUSH
-        .try_with(|calls| {
-            let n = calls.get() + 1;
-            let flush = unflushed >= BATCH || n >= CALLS;
-            calls.set(if flush { 0 } else { n });
-            flush
-        })
-        .unwrap_or(false)
-}
-
-std::thread_local! {
-    /// Binding calls on this thread since it last flushed while releases were waiting.
-    static CALLS_SINCE_FLUSH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-/// Runs `f` pinned to the epoch, then drains this thread's pending releases after unpinning.
+/// Runs `f` pinned to the epoch, then runs this thread's queued decrefs after unpinning.
 /// Every binding method that touches shared engine state goes through here.
-pub(crate) fn pinned<R>(py: Python<'_>, f: impl FnOnce(&crossbeam_epoch::Guard) -> R) -> R {
-    let result = {
-        let guard = reclaim::pin();
-        let result = f(&guard);
-        if should_flush(reclaim::unflushed()) {
-            reclaim::flush(&guard);
-        }
-        result
-    };
-    drain_pending(py);
-    result
+pub(crate) fn pinned<R>(_py: Python<'_>, f: impl FnOnce(&crossbeam_epoch::Guard) -> R) -> R {
+    reclaim::pinned(f)
 }
