@@ -245,3 +245,52 @@ fn deletes_racing_reinserts_of_the_same_keys_never_duplicate_a_key_or_leak() {
     flush_epoch_until(|| live.load(Ordering::SeqCst) == 0);
     assert_eq!(live.load(Ordering::SeqCst), 0, "every key and value released exactly once");
 }
+
+/// Write-heavy churn (with migrations) over persistent key objects the test holds two
+/// references to, so that a key released twice shows as a count of 1 rather than as memory
+/// corruption that may go unnoticed. (The deterministic regression test for the late-copy
+/// double release is in `src/engine/dict/migrate.rs`; this is its statistical companion.)
+#[test]
+fn write_heavy_churn_releases_each_persistent_key_exactly_once() {
+    let map = Map::new(identity_hash);
+    const THREADS_HERE: u64 = 4;
+    const KEYS: u64 = 16_384;
+    let keys: Vec<_> = (0..KEYS).map(|k| map.obj(k)).collect();
+    let extra: Vec<_> = keys.iter().map(Arc::clone).collect();
+    for key in keys.iter().step_by(2) {
+        map.insert_key(key, 0);
+    }
+    let barrier = Barrier::new(THREADS_HERE as usize);
+    thread::scope(|s| {
+        for t in 0..THREADS_HERE {
+            let (map, barrier, keys) = (&map, &barrier, &keys);
+            s.spawn(move || {
+                barrier.wait();
+                let mut x = t.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                for _ in 0..100_000 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let k = x % KEYS;
+                    match x % 4 {
+                        0 | 1 => {
+                            map.get(k);
+                        }
+                        2 => {
+                            map.insert_key(&keys[k as usize], t);
+                        }
+                        _ => {
+                            map.remove(k);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    drop(map);
+    flush_epoch_until(|| keys.iter().all(|k| Arc::strong_count(k) == 2));
+    for (k, key) in keys.iter().enumerate() {
+        assert_eq!(Arc::strong_count(key), 2, "key {k} released more (or fewer) times than taken");
+    }
+    drop(extra);
+}

@@ -80,6 +80,13 @@ impl Map {
             .map(|v| v.n)
     }
 
+    /// Inserts under a key object the caller keeps (so its reference count can be checked).
+    pub fn insert_key(&self, key: &Obj, v: u64) -> Option<u64> {
+        let g = pin();
+        let value = self.obj(v);
+        self.inner.insert(&g, (self.hasher)(key.n), key.as_ptr(), Self::eq(key.n), value).unwrap().map(|v| v.n)
+    }
+
     pub fn remove(&self, k: u64) -> Option<u64> {
         let key = self.obj(k);
         let g = pin();

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crossbeam_epoch::Guard;
 
 use super::migrate;
-use super::table::{mix, Table, MOVED, TOMBSTONE};
+use super::table::{key_ptr, mix, Table, MOVED, TOMBSTONE};
 use super::AtomicDict;
 use crate::engine::reclaim::{defer_release, Handle};
 use crate::sync::Ordering;
@@ -41,6 +41,12 @@ impl<K: Handle, V: Handle> Iter<K, V> {
         Iter { table, pos: 0 }
     }
 
+    /// The generation this iterator holds (for tests that need one alive).
+    #[cfg(test)]
+    pub(super) fn into_table(self) -> Arc<Table<K, V>> {
+        self.table
+    }
+
     /// The next `(key, value)`, as new references; `None` at the end.
     pub fn next(&mut self, guard: &Guard) -> Option<(K, V)> {
         self.next_with_hash(guard).map(|(_, k, v)| (k, v))
@@ -62,7 +68,7 @@ impl<K: Handle, V: Handle> Iter<K, V> {
                 let Some(value) = t.live_value_from(i, word) else { continue };
                 // Acquire: the key is visible through the Acquire on the value word; this also
                 // pairs with `retire_slot`'s swap (null: deleted since we read the value).
-                let Some(key) = NonNull::new(t.entries[i].key.load(Ordering::Acquire)) else {
+                let Some(key) = key_ptr(t.entries[i].key.load(Ordering::Acquire)) else {
                     continue;
                 };
                 // Relaxed: the hash was written before the value word we read with Acquire.

@@ -253,6 +253,12 @@ impl<K: Handle, V: Handle> Job<K, V> {
         if old.mig.is_published() {
             return; // a late redo: every chunk is done and writers may be using `new`
         }
+        // A helper may still be descheduled right here and copy after publication: the copy
+        // below must not undo anything a writer did since (see the CASes).
+        self.copy_entries(old, chunk);
+    }
+
+    fn copy_entries(&self, old: &Table<K, V>, chunk: usize) {
         let new = &*self.next;
         let mut pos = self.prefix(chunk);
         for i in self.range(chunk, old.cap()) {
@@ -263,7 +269,14 @@ impl<K: Handle, V: Handle> Job<K, V> {
             // live_value; the new generation is published by the Release of `published`.
             let hash = from.hash.load(Ordering::Relaxed);
             to.hash.store(hash, Ordering::Relaxed);
-            to.key.store(from.key.load(Ordering::Relaxed), Ordering::Relaxed);
+            // Relaxed: as above. A CAS from null: a late helper must not put back a key that a
+            // delete after publication retired (and released).
+            let _ = to.key.compare_exchange(
+                std::ptr::null_mut(),
+                from.key.load(Ordering::Relaxed),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
             // Relaxed: as above. A CAS from UNSET: a late helper must not overwrite a value
             // written (or deleted) after publication.
             let _ = to.value.compare_exchange(
@@ -328,5 +341,47 @@ pub(super) fn next_raw<K: Handle, V: Handle>(job: &Job<K, V>) -> *mut Table<K, V
 impl<K: Handle, V: Handle> Job<K, V> {
     pub fn next(&self) -> &Arc<Table<K, V>> {
         &self.next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::job_of;
+    use crate::engine::dict::AtomicDict;
+    use crate::engine::reclaim::pin;
+
+    fn eq(k: u64) -> impl FnMut(std::ptr::NonNull<()>) -> Result<bool, ()> {
+        // SAFETY: the engine passes stored keys, `Arc<u64>`s it keeps alive for the call.
+        move |p| Ok(unsafe { *p.cast::<u64>().as_ref() } == k)
+    }
+
+    /// Regression: a helper descheduled in the copy phase, copying after publication, put back
+    /// the key of an entry whose delete had retired (and released) it: a double release.
+    #[test]
+    fn late_copy_after_publication_does_not_resurrect_a_retired_key() {
+        let map: AtomicDict<Arc<u64>, Arc<u64>> = AtomicDict::new();
+        let keys: Vec<Arc<u64>> = (0..4).map(Arc::new).collect();
+        let g = pin();
+        for k in &keys {
+            map.insert(&g, **k, crate::engine::reclaim::Handle::as_ptr(k), eq(**k), Arc::new(0)).unwrap();
+        }
+        // Keep the old generation, migrate it (published), then delete key 0 in the new one.
+        let old = map.iter(&g).into_table();
+        map.reserve(&g, 1000).unwrap();
+        assert!(old.mig.is_published());
+        map.remove(&g, 0, crate::engine::reclaim::Handle::as_ptr(&keys[0]), eq(0)).unwrap();
+        // The descheduled helper wakes up and copies its chunk.
+        job_of(&old).unwrap().copy_entries(&old, 0);
+        drop(g);
+        drop(old);
+        drop(map);
+        for _ in 0..1000 {
+            pin().flush();
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(Arc::strong_count(k), 1, "key {i} released more or fewer times than taken");
+        }
     }
 }

@@ -31,7 +31,9 @@ pub use table::CapacityError;
 
 use crate::engine::reclaim::Handle;
 use crate::sync::{AtomicPtr, Ordering};
-use table::{mix, slot_entry, slot_tag, tag_of, value_ptr, Origin, Table, EMPTY, FROZEN, MOVED};
+use table::{
+    key_ptr, mix, slot_entry, slot_tag, tag_of, value_ptr, Origin, Table, EMPTY, FROZEN, MOVED,
+};
 
 /// A concurrent hash map from `K` to `V`, both reference-counted pointers (see [`Handle`]).
 pub struct AtomicDict<K: Handle, V: Handle> {
@@ -154,10 +156,10 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                 let entry = &t.entries[e];
                 // Relaxed (hash): visible through the slot's Acquire above.
                 if slot_tag(slot) == tag && entry.hash.load(Ordering::Relaxed) == hash {
-                    // Acquire: pairs with the AcqRel swap in `retire_slot` (null: just deleted).
-                    let key = entry.key.load(Ordering::Acquire);
-                    // A null key: deleted and retired meanwhile; the key may live further on.
-                    if !key.is_null() && eq(unsafe_nonnull(key))? {
+                    // Acquire: pairs with the AcqRel swap in `retire_slot`. No key: deleted and
+                    // retired meanwhile; the key may live further on.
+                    let key = key_ptr(entry.key.load(Ordering::Acquire));
+                    if key.map_or(Ok(false), &mut eq)? {
                         // Acquire: pairs with the Release that wrote the value.
                         let word = entry.value.load(Ordering::Acquire);
                         // Checked after reading the word: if still unpublished, no newer write
@@ -302,7 +304,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         }
         for i in 0..t.reserved() {
             // Relaxed: as above.
-            if let Some(key) = NonNull::new(t.entries[i].key.load(Ordering::Relaxed)) {
+            if let Some(key) = key_ptr(t.entries[i].key.load(Ordering::Relaxed)) {
                 visit(key);
             }
             if let Some(value) = t.live_value(i) {
@@ -310,14 +312,6 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
             }
         }
     }
-}
-
-/// A key pointer already checked non-null.
-#[inline]
-fn unsafe_nonnull(key: *mut ()) -> NonNull<()> {
-    debug_assert!(!key.is_null());
-    // SAFETY: callers check for null first.
-    unsafe { NonNull::new_unchecked(key) }
 }
 
 /// A retired generation crossing to whichever thread runs the epoch's deferred functions.

@@ -21,7 +21,7 @@ use std::ptr::NonNull;
 use crossbeam_epoch::Guard;
 
 use super::table::{
-    mix, slot_entry, slot_for, slot_tag, tag_of, value_ptr, Table, EMPTY, FROZEN, MOVED, PENDING,
+    key_ptr, mix, slot_entry, slot_for, slot_tag, tag_of, value_ptr, Table, EMPTY, FROZEN, MOVED, PENDING,
     TOMBSTONE, UNSET,
 };
 use super::AtomicDict;
@@ -166,8 +166,9 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                     }
                     (Action::Set(value), Some(old)) => {
                         let new = value.into_raw().as_ptr() as usize;
-                        // Release on success: publishes the new value's object to readers'
-                        // Acquire loads. Relaxed on failure: we re-read with Acquire.
+                        // AcqRel on success: Release publishes the new value's object to
+                        // readers' Acquire loads; Acquire pairs with the Release that stored
+                        // `old`, which we release next. Relaxed on failure: we re-read.
                         match entry.value.compare_exchange(word, new, Ordering::AcqRel, Ordering::Relaxed) {
                             Ok(_) => {
                                 // SAFETY: `old` is unlinked and was owned by the entry.
@@ -245,7 +246,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
             return Ok(false);
         }
         // Acquire: pairs with the AcqRel swap in `retire_slot`.
-        let Some(key) = NonNull::new(entry.key.load(Ordering::Acquire)) else {
+        let Some(key) = key_ptr(entry.key.load(Ordering::Acquire)) else {
             return Ok(false); // deleted and retired meanwhile
         };
         // The key is owned by the generation, which our guard keeps alive.

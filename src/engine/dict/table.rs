@@ -43,6 +43,21 @@ pub(super) const DEAD: u64 = 1;
 pub(super) const FROZEN: u64 = 1 << 63;
 const TAG_BITS: u32 = 16;
 
+/// Key word of an entry whose deleted key was released by `retire_slot`. Not null, so that a
+/// late migration helper's CAS from null can never put a released key back.
+pub(super) const RETIRED_KEY: usize = 1;
+
+/// The key stored in a key word, if any (null: never written or abandoned; RETIRED_KEY:
+/// deleted and released).
+#[inline]
+pub(super) fn key_ptr(word: *mut ()) -> Option<NonNull<()>> {
+    if word as usize == RETIRED_KEY {
+        None
+    } else {
+        NonNull::new(word)
+    }
+}
+
 /// Value word of an entry that has never been written.
 pub(super) const UNSET: usize = 0;
 /// Or-ed into a value word when a migration freezes it.
@@ -253,9 +268,10 @@ impl<K: Handle, V: Handle> Table<K, V> {
             return;
         }
         // AcqRel: only the thread that retired the slot gets here; readers that load the key
-        // afterwards see null (they treat the entry as gone).
-        let key = self.entries[e].key.swap(std::ptr::null_mut(), Ordering::AcqRel);
-        if let Some(key) = NonNull::new(key) {
+        // afterwards see RETIRED_KEY (they treat the entry as gone), and so does a late
+        // migration helper's CAS from null, which therefore cannot resurrect the key.
+        let key = self.entries[e].key.swap(RETIRED_KEY as *mut (), Ordering::AcqRel);
+        if let Some(key) = key_ptr(key) {
             // SAFETY: the key was owned by the entry, which no slot points at any more; readers
             // that loaded it before the swap are pinned, and the release waits for them.
             unsafe { crate::engine::reclaim::defer_release::<K>(guard, key) };
@@ -290,9 +306,9 @@ impl<K: Handle, V: Handle> Drop for Table<K, V> {
             if transferred && live.is_some() {
                 continue; // the next generation owns this entry's key and value now
             }
-            if let Some(key) = NonNull::new(key) {
-                // SAFETY: the entry owns one reference to its key (null if abandoned), not
-                // transferred and not yet released.
+            if let Some(key) = key_ptr(key) {
+                // SAFETY: the entry owns one reference to its key (none if abandoned or
+                // retired), not transferred and not yet released.
                 unsafe { K::release(key) };
             }
             if let Some(value) = live {
