@@ -27,9 +27,9 @@ ROOT      := $(CURDIR)
 TARGET    := $(or $(CARGO_TARGET_DIR),$(ROOT)/target)
 
 .PHONY: test test-rust test-lint test-loom test-py test-py-ft test-py-gil test-gil-disabled test-types \
-        test-wheel build build-ft build-gil venvs demo clean
+        test-wheel build build-ft build-gil venvs demo clean bench-rust
 
-test: test-rust test-lint test-loom test-py test-gil-disabled test-types test-wheel
+test: test-rust test-lint test-loom test-py test-gil-disabled test-types test-wheel test-bench
 	@echo "make test: all green"
 
 # --- venvs --------------------------------------------------------------------------------------
@@ -120,3 +120,109 @@ clean:
 	rm -rf target $(VENV_FT) $(VENV_GIL) $(VENV_WHL) dist .hypothesis .pytest_cache .mypy_cache
 	find python tests examples -name '__pycache__' -type d -prune -exec rm -rf {} +
 	rm -f python/lockless/*.so
+
+# --- benchmarks ---------------------------------------------------------------------------------
+
+# Criterion benches of the dict engine vs Mutex<HashMap> and papaya (about 5 minutes). Uses the
+# default target directory (or $CARGO_TARGET_DIR); reports land in $(TARGET)/criterion.
+bench-rust:
+	cargo bench --no-default-features --bench dict
+
+# --- the Python benchmark harness (benches/harness.py; results in BENCHMARKS.md) ---------------
+
+VENV_PEERS := .venv-peers
+BENCH_OUT  := bench-results
+
+.PHONY: bench bench-peers test-bench
+
+# The harness on lockless, dict and dict + Lock in .venv: the table on stdout, JSON and plots in
+# $(BENCH_OUT)/, the plots copied to docs/bench/ for BENCHMARKS.md (about 10 minutes).
+bench: build-ft
+	$(VENV_FT)/bin/python -c 'import matplotlib' 2>/dev/null || $(VENV_FT)/bin/python -m pip install --quiet --only-binary :all: matplotlib
+	$(VENV_FT)/bin/python benches/harness.py --json $(BENCH_OUT)/results.json --plots $(BENCH_OUT)
+	mkdir -p docs/bench && cp $(BENCH_OUT)/*.png docs/bench/
+
+# The same harness in .venv-peers, a venv of the free-threaded interpreter that also holds the
+# published peers built from their sdists: cereggii (CMake) and ft-utils. A peer that fails to
+# build is reported and left out; the run goes on with the rest. Its plots (with the peers)
+# also go to docs/bench/, replacing those of `make bench`.
+$(VENV_PEERS)/.deps-stamp:
+	py=$$(scripts/python-ft)
+	[ -x $(VENV_PEERS)/bin/python ] || "$$py" -m venv $(VENV_PEERS)
+	$(VENV_PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_PEERS)/bin/python -m pip install --quiet --only-binary :all: maturin matplotlib
+	touch $@
+
+# A wheel installed into the venv (not `maturin develop`, which would replace the extension in
+# python/lockless/ that .venv imports).
+$(VENV_PEERS)/.build-stamp: $(VENV_PEERS)/.deps-stamp $(SOURCES)
+	rm -rf $(TARGET)/wheels-peers
+	PYO3_PYTHON=$(ROOT)/$(VENV_PEERS)/bin/python CARGO_TARGET_DIR=$(TARGET)/py-peers \
+	    $(VENV_PEERS)/bin/maturin build --release --quiet --interpreter $(ROOT)/$(VENV_PEERS)/bin/python --out $(TARGET)/wheels-peers
+	$(VENV_PEERS)/bin/python -m pip install --quiet --force-reinstall --no-deps $(TARGET)/wheels-peers/*.whl
+	touch $@
+
+# $(call peer,PYPI-NAME,IMPORT-NAME): build one peer from its sdist, or say why not. The venv's
+# and the free-threaded interpreter's bin directories go first on PATH, so that CMake's
+# FindPython, and cereggii's CMakeLists (which runs `python` for the include directory), find
+# the free-threaded interpreter rather than the machine's python.
+define peer
+	if $(VENV_PEERS)/bin/python -c 'import $(2)' 2>/dev/null; then
+	    echo "bench-peers: $(1) already installed"
+	elif PATH="$(ROOT)/$(VENV_PEERS)/bin:$$(dirname "$$(scripts/python-ft)"):$$PATH" \
+	        $(VENV_PEERS)/bin/python -m pip install --quiet --no-binary $(1) $(1) \
+	        && $(VENV_PEERS)/bin/python -c 'import $(2)'; then
+	    echo "bench-peers: built $(1) from its sdist"
+	else
+	    echo "bench-peers: *** $(1) FAILED to build or import; benchmarking without it ***"
+	fi
+endef
+
+bench-peers: $(VENV_PEERS)/.build-stamp
+	command -v cmake >/dev/null || apt-get install -y -qq cmake || (apt-get update -qq && apt-get install -y -qq cmake) \
+	    || echo "bench-peers: *** cmake missing and could not be installed; cereggii will fail ***"
+	$(call peer,cereggii,cereggii)
+	$(call peer,ft-utils,ft_utils)
+	$(VENV_PEERS)/bin/python benches/harness.py --json $(BENCH_OUT)/results-peers.json --plots $(BENCH_OUT)/peers
+	mkdir -p docs/bench && cp $(BENCH_OUT)/peers/*.png docs/bench/
+
+# The harness once in its tiny configuration (seconds), to prove it runs; it times nothing.
+test-bench: build-ft
+	$(VENV_FT)/bin/python benches/harness.py --quick
+
+# --- reliability: soak and the debug interpreter (neither is part of `make test`) ---------------
+
+VENV_DBG := .venv-debug
+
+.PHONY: soak test-debug build-debug
+
+# Minutes of random operations from 8 threads with exact invariants (plain, beside a thread
+# looping gc.collect(), and beside a thread blocked in a key's __eq__), then thousands of
+# linearizability histories. LOCKLESS_SOAK_OPS (operations per thread, default 1000000) and
+# LOCKLESS_LIN_HISTORIES (default 3000 per type) scale it.
+soak: build-ft
+	$(VENV_FT)/bin/python tests/soak.py
+
+# A --with-pydebug free-threaded CPython (scripts/python-ft builds and caches it, ~5 minutes the
+# first time), so CPython's own refcount, GC and allocator assertions check the extension. The
+# extension is optimized but keeps Rust's debug assertions and overflow checks.
+$(VENV_DBG)/.deps-stamp:
+	py=$$(LOCKLESS_PYDEBUG=1 scripts/python-ft)
+	[ -x $(VENV_DBG)/bin/python ] || "$$py" -m venv $(VENV_DBG)
+	$(VENV_DBG)/bin/python -c 'import sys; sys.exit(0 if hasattr(sys, "gettotalrefcount") and not sys._is_gil_enabled() else "$(VENV_DBG) is not a free-threaded debug build: rm -rf $(VENV_DBG) and rerun")'
+	$(VENV_DBG)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_DBG)/bin/python -m pip install --quiet maturin pytest 'hypothesis<6.140'
+	touch $@
+
+$(VENV_DBG)/.build-stamp: export CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS := true
+$(VENV_DBG)/.build-stamp: export CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS := true
+$(VENV_DBG)/.build-stamp: $(VENV_DBG)/.deps-stamp $(SOURCES)
+	$(call develop,$(VENV_DBG),py-debug)
+	touch $@
+
+build-debug: $(VENV_DBG)/.build-stamp
+
+# The Python suite on the debug interpreter (-X dev adds faulthandler and more warnings). The
+# stubs' mypy test is skipped there (mypy is not installed in this venv).
+test-debug: build-debug
+	$(VENV_DBG)/bin/python -X dev -m pytest -W error -q -p no:cacheprovider
