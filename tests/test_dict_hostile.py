@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections.abc
 import gc
+import os
 import subprocess
 import sys
 import textwrap
@@ -509,9 +510,9 @@ def test_impossible_reserve_raises_and_leaves_dict_usable(n):
 # --- deep nesting: RecursionError, not a crash (run in a child so a crash fails one test) ---------
 
 
-def run_child(code: str) -> subprocess.CompletedProcess:
+def run_child(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -587,3 +588,259 @@ def test_repr_whose_value_mutates_the_dict_does_not_crash():
     r = watchdog(lambda: repr(d))
     assert r.startswith("AtomicDict({") and r.endswith("})")
     gc.collect()
+
+
+# --- more hostile inputs (issue 6): a hundred thousand keys with one hash, interrupts, ------------
+# --- subinterpreters, interpreter exit under churn ---------------------------------------------------
+
+
+@pytest.mark.skipif(
+    not os.environ.get("LOCKLESS_SLOW"),
+    reason="takes minutes, as CPython's dict does (open addressing is quadratic in one-hash keys); "
+    "run with LOCKLESS_SLOW=1. The 10,000-key test above covers the same path in make test.",
+)
+@pytest.mark.xfail(strict=True, reason="open: open addressing is quadratic in one-hash keys (176 s here; CPython's dict takes 161 s)")
+def test_a_hundred_thousand_int_keys_with_one_hash_finish_and_stay_compact():
+    # Ints compare in Rust without __eq__, so this measures the table, not Python. Run in a child
+    # with a limit (a safety net, not a timing: "finishes in seconds" is the spec).
+    out = run_child(
+        """
+        import sys
+        from lockless import AtomicDict
+        m = sys.hash_info.modulus
+        keys = [i * m for i in range(100_000)]
+        d = AtomicDict()
+        for k in keys:
+            d[k] = k
+        assert len(d) == 100_000 and all(d[k] == k for k in keys[::997])
+        s = d.stats()
+        assert s["capacity"] < 8 * len(d), s
+        for k in keys[::2]:
+            del d[k]
+        assert len(d) == 50_000 and list(d) == keys[1::2]
+        print("ok")
+        """,
+        timeout=20,
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("n", [-1, -(2**62)])
+def test_negative_reserve_raises_and_leaves_dict_usable(n):
+    d = AtomicDict(a=1)
+    with pytest.raises((ValueError, OverflowError)):
+        d.reserve(n)
+    d["b"] = 2
+    assert d == {"a": 1, "b": 2}
+
+
+def test_impossible_reserve_on_a_large_dict_leaves_it_intact():
+    d = AtomicDict((i, i) for i in range(10_000))
+    with pytest.raises((MemoryError, OverflowError)):
+        d.reserve(2**62 - 5_000)
+    assert len(d) == 10_000 and all(d[i] == i for i in range(0, 10_000, 7))
+
+
+def assert_consistent(d, expected_value=lambda k: k):
+    """len agrees with iteration, no key twice, every key maps to what it should, and the dict
+    still takes writes."""
+    keys = list(d)
+    assert len(keys) == len(set(keys)) == len(d) == d.stats()["len"]
+    assert all(d[k] == expected_value(k) for k in keys)
+    d["probe"] = 1
+    assert d.pop("probe") == 1
+    assert len(d) == len(keys)
+
+
+def interrupted(op, grace=50):
+    """Runs ``op()`` over and over while a timer thread interrupts the main thread; returns once
+    the KeyboardInterrupt arrived (in the middle of some call to op, or between two). Fails if
+    it has not arrived ``grace`` calls after the interrupt was sent."""
+    import _thread
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("interrupt_main targets the main thread")
+    # A shell that starts us in the background sets SIGINT to SIG_IGN, and then
+    # interrupt_main() does nothing: install Python's own handler for the test.
+    handler = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    ready, sent = threading.Event(), threading.Event()
+
+    def interrupter():
+        ready.wait()
+        _thread.interrupt_main()
+        sent.set()
+
+    # A KeyboardInterrupt raised inside a gc callback (Hypothesis installs one) is only
+    # reported as unraisable and never reaches the loop: no collections meanwhile.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    t = threading.Thread(target=interrupter)
+    t.start()
+    try:
+        calls_after_sent = 0
+        while calls_after_sent < grace:
+            ready.set()
+            op()
+            calls_after_sent += sent.is_set()
+        raise AssertionError(f"the interrupt never arrived (SIGINT handler was {handler!r})")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ready.set()
+        t.join()
+        signal.signal(signal.SIGINT, handler)
+        if gc_was_enabled:
+            gc.enable()
+
+
+BIG = 200_000
+
+
+def test_keyboard_interrupt_during_update_leaves_a_consistent_dict():
+    src = {i: i for i in range(BIG)}
+    d = AtomicDict()
+    interrupted(lambda: d.update(src))
+    assert_consistent(d)
+    assert set(d) <= set(src)
+
+
+def test_keyboard_interrupt_during_copy_leaves_both_dicts_consistent():
+    d = AtomicDict((i, i) for i in range(BIG))
+    copies = []
+    interrupted(lambda: copies.append(d.copy()))
+    assert_consistent(d)
+    assert len(d) == BIG
+    for c in copies:
+        assert_consistent(c)
+
+
+def test_keyboard_interrupt_during_clear_leaves_a_consistent_dict():
+    d = AtomicDict()
+
+    def fill_and_clear():
+        d.update((i, i) for i in range(20_000))
+        d.clear()
+
+    interrupted(fill_and_clear)
+    assert_consistent(d)
+    d.clear()
+    assert len(d) == 0 and list(d) == []
+
+
+def test_keyboard_interrupt_during_iteration_and_repr_leaves_a_consistent_dict():
+    d = AtomicDict((i, i) for i in range(BIG))
+    interrupted(lambda: (list(d.items()), repr(d)))
+    assert_consistent(d)
+    assert len(d) == BIG
+
+
+SUBINTERPRETER_IMPORT = """
+    import gc, os, sys
+    try:
+        import _interpreters as interpreters
+    except ImportError:
+        try:
+            import _xxsubinterpreters as interpreters
+        except ImportError:
+            print("no subinterpreters"); sys.exit(0)
+    if not hasattr(interpreters, "exec"):  # before 3.13 the private API differs
+        print("no subinterpreters"); sys.exit(0)
+    import lockless
+    r, w = os.pipe()
+    for config in ("isolated", "legacy"):
+        try:
+            interp = interpreters.create(config)
+        except TypeError:
+            interp = interpreters.create()
+        failure = interpreters.exec(interp, f'''
+    import os
+    try:
+        import lockless
+    except ImportError as exc:
+        os.write({w}, b"ImportError: " + str(exc).encode() + b"\\\\n")
+    else:
+        d = lockless.AtomicDict(a=1)
+        d["b"] = lockless.AtomicInt(2)
+        assert d["a"] == 1 and d["b"].increment_and_get() == 3
+        os.write({w}, b"imported " + str(id(lockless.AtomicDict.__mro__[1])).encode() + b"\\\\n")
+    ''')
+        assert failure is None, failure
+        interpreters.destroy(interp)
+        line = os.read(r, 1000).decode().strip()
+        print(config, line)
+        # Either a clear ImportError, or the subinterpreter has its own type objects: sharing the
+        # main interpreter's (static) types corrupts their refcounts when it is destroyed.
+        assert line.startswith("ImportError") or line != f"imported {id(lockless.AtomicDict.__mro__[1])}", (
+            f"{config}: the subinterpreter shares the main interpreter's lockless types")
+    gc.collect()  # a debug build asserts here if the types' refcounts were corrupted
+    d = lockless.AtomicDict(x=1)
+    assert d["x"] == 1
+    print("main ok")
+"""
+
+
+def test_importing_lockless_in_a_subinterpreter_raises_import_error_or_works_soundly():
+    out = run_child(SUBINTERPRETER_IMPORT)
+    if "no subinterpreters" in out.stdout:
+        pytest.skip("this Python has no _interpreters module")
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    assert "main ok" in out.stdout
+
+
+CHURN_AT_EXIT = """
+    import gc, sys, threading, time
+    from lockless import AtomicDict, AtomicRef, AtomicInt, NOT_FOUND
+
+    d = AtomicDict()
+    ref = AtomicRef()
+    n = AtomicInt()
+
+    class Slow:
+        def __hash__(self):
+            return 1
+        def __eq__(self, other):
+            time.sleep(0.001)
+            return self is other
+
+    def churn(t):
+        i = 0
+        while True:
+            i += 1
+            d[(t, i % 500)] = [i]
+            d.pop((t, (i * 7) % 500), None)
+            d.add("count")
+            d.compute(("c", i % 3), lambda cur: 1 if cur is NOT_FOUND else cur + 1)
+            if t >= 3:
+                d.compute("slow", lambda cur: time.sleep(0.001) or i)
+            ref.set([i])
+            n.increment_and_get()
+            if i % 1000 == 0:
+                list(d.items())
+            if t == 0 and i % 5000 == 0:
+                d.clear()
+            if t == 1 and i % 200 == 0:
+                d[Slow()] = i
+            if t == 2 and i % 2000 == 0:
+                gc.collect()
+
+    for t in range(6):
+        threading.Thread(target=churn, args=(t,), daemon=True).start()
+    time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 0.3)
+    print("exiting")
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open bug: a daemon thread inside a lockless call whose callback "
+                   "re-attaches during finalization is pthread_exit'ed through PyO3's catch_unwind: abort")
+def test_interpreter_exit_while_daemon_threads_churn_a_dict_exits_cleanly():
+    # Three runs with different timings; the churn includes callbacks that sleep (detach and
+    # re-attach), as user functions passed to compute or __eq__ may.
+    for delay in (0.1, 0.3, 0.5):
+        out = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(CHURN_AT_EXIT), str(delay)],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert out.returncode == 0, (delay, out.returncode, out.stderr[-3000:])
+        assert out.stdout.strip() == "exiting"

@@ -266,8 +266,9 @@ class AtomicDictIterator(Generic[_T]):
     """A weakly consistent iterator over an AtomicDict, in insertion order.
 
     Never raises because of concurrent changes; yields each key present for the whole
-    iteration exactly once; never yields a key twice; keys added or removed meanwhile may or
-    may not appear. Holds the table (not the dict) alive.
+    iteration exactly once; keys added or removed meanwhile may or may not appear (a key
+    deleted and re-inserted meanwhile is a new entry, which may appear again). Holds the
+    table (not the dict) alive.
     """
 
     def __iter__(self) -> AtomicDictIterator[_T]: ...

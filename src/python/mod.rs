@@ -14,6 +14,17 @@ use pyo3::prelude::*;
 /// The compiled half of the `lockless` package; `python/lockless/__init__.py` re-exports it.
 #[pymodule(gil_used = false)]
 fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Our types and statics are per process, not per interpreter: a subinterpreter that
+    // imported them would share the main interpreter's type objects (a legacy subinterpreter
+    // lets it happen, and its teardown then corrupts the collector's state). Refuse clearly.
+    // SAFETY: both functions only read interpreter state; we are attached (we hold `m`).
+    let main = unsafe { pyo3::ffi::PyInterpreterState_Main() };
+    // SAFETY: as above.
+    if unsafe { pyo3::ffi::PyInterpreterState_Get() } != main {
+        return Err(pyo3::exceptions::PyImportError::new_err(
+            "lockless does not support subinterpreters: import it in the main interpreter",
+        ));
+    }
     m.add_class::<atomic_int::PyAtomicInt>()?;
     m.add_class::<atomic_ref::PyAtomicRef>()?;
     m.add_class::<atomic_counter::PyAtomicCounter>()?;

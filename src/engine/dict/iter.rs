@@ -4,9 +4,10 @@
 //! and if the generation's migration is published, maps the position into the next generation
 //! (the number of live entries before it, which the frozen generation still tells) and moves
 //! there; then it scans forward to the next live entry and takes references to its key and
-//! value. So an iteration never fails, never yields a key twice (a key has one entry per
-//! generation, and positions map monotonically), and yields every key that is present for the
-//! whole iteration. Keys inserted or removed meanwhile may or may not appear.
+//! value. So an iteration never fails, never yields an entry twice (positions map
+//! monotonically), and yields every key that is present for the whole iteration exactly once
+//! (such a key keeps one entry). Keys inserted or removed meanwhile may or may not appear; a
+//! key deleted and inserted again is a new entry at the end and may be met again.
 //!
 //! Objects are only read from a generation that was not yet published as migrated when this
 //! step pinned: anything it owned then is released only after our guard is dropped.

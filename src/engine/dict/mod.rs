@@ -116,6 +116,9 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                         drop(Arc::from_raw(old));
                     });
                 }
+                // A whole generation (after `clear`, every key and value) waits in this
+                // thread's epoch bag: send it on now rather than after a batch of calls.
+                crate::engine::reclaim::flush(guard);
             }
             // SAFETY: `new` is the extra reference `next_raw` just made; nobody else saw it.
             Err(_) => drop(unsafe { Arc::from_raw(new) }),
