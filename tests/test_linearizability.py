@@ -1,0 +1,166 @@
+"""Histories recorded from real threads are linearizable (tests/linearizability.py checks them
+with a Wing–Gong search per key), and the checker itself rejects histories that are not.
+
+LOCKLESS_LIN_HISTORIES sets the number of histories per test (default 100); `make soak` runs
+thousands."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+import linearizability as lin
+from dict_support import Collide
+from linearizability import ABSENT, DictKeyModel, IntModel, NotLinearizable, Op, RefModel
+
+HISTORIES = int(os.environ.get("LOCKLESS_LIN_HISTORIES", "100"))
+
+
+# --- the checker can fail -------------------------------------------------------------------------------
+
+
+def op(thread, name, args, result, call, ret, key="k"):
+    return Op(thread, key, name, args, result, call, ret)
+
+
+def test_checker_rejects_a_read_of_absent_after_a_completed_write():
+    history = [op(0, "set", (1000,), None, 0, 10), op(1, "get", (), ABSENT, 20, 30)]
+    assert not lin.is_linearizable(history, DictKeyModel())
+
+
+def test_checker_rejects_a_stale_read_after_a_newer_write_completed():
+    history = [
+        op(0, "set", (1001,), None, 0, 10),
+        op(0, "set", (1002,), None, 20, 30),
+        op(1, "get", (), 1001, 40, 50),
+    ]
+    assert not lin.is_linearizable(history, DictKeyModel())
+
+
+def test_checker_rejects_two_winners_of_compare_and_set_from_one_expected_value():
+    v, a, b = 1000, 1001, 1002
+    history = [
+        op(0, "set", (v,), None, 0, 10),
+        op(1, "compare_and_set", (v, a), True, 20, 40),
+        op(2, "compare_and_set", (v, b), True, 25, 45),  # overlaps, but both cannot win
+    ]
+    assert not lin.is_linearizable(history, DictKeyModel())
+
+
+def test_checker_rejects_a_lost_increment():
+    history = [op(0, "increment_and_get", (1,), 1, 0, 10), op(1, "increment_and_get", (1,), 1, 20, 30)]
+    assert not lin.is_linearizable(history, IntModel())
+
+
+def test_checker_rejects_a_read_that_sees_an_object_equal_to_but_not_the_one_stored():
+    initial, stored = lin.Obj("initial"), lin.Obj("x")
+    history = [op(0, "set", (stored,), None, 0, 10), op(1, "get", (), lin.Obj("x"), 20, 30)]
+    assert not lin.is_linearizable(history, RefModel(initial))
+
+
+def test_checker_accepts_overlapping_operations_in_either_order():
+    # The get overlaps both sets, so it may see either value; the later get must see 1002.
+    history = [
+        op(0, "set", (1001,), None, 0, 100),
+        op(1, "set", (1002,), None, 10, 110),
+        op(2, "get", (), 1001, 50, 60),
+        op(2, "get", (), 1002, 200, 210),
+    ]
+    assert lin.is_linearizable(history, DictKeyModel())
+    history[2] = op(2, "get", (), ABSENT, 50, 60)
+    assert lin.is_linearizable(history, DictKeyModel())
+
+
+def test_checker_accepts_a_compare_and_set_that_lost_to_an_overlapping_one():
+    v, a, b = 1000, 1001, 1002
+    history = [
+        op(0, "set", (v,), None, 0, 10),
+        op(1, "compare_and_set", (v, a), True, 20, 40),
+        op(2, "compare_and_set", (v, b), False, 25, 45),
+        op(2, "get", (), a, 50, 60),
+    ]
+    assert lin.is_linearizable(history, DictKeyModel())
+
+
+def test_minimized_history_keeps_the_contradiction_and_drops_the_noise():
+    noise = [op(2, "get", (), ABSENT, 1, 2), op(3, "set", (2000,), None, 3, 4), op(3, "delete", (), True, 5, 6)]
+    core = [op(0, "set", (1001,), None, 10, 20), op(0, "set", (1002,), None, 30, 40), op(1, "get", (), 1001, 50, 60)]
+    small = lin.minimize(noise + core, DictKeyModel())
+    assert small == core  # the stale read, and both writes that make it stale
+
+
+class StaleReadDict:
+    """A broken dict for the self-test: get returns the value from before the last write."""
+
+    def __init__(self) -> None:
+        self.now: dict = {}
+        self.before: dict = {}
+
+    def __setitem__(self, k, v):
+        self.before[k] = self.now.get(k, ABSENT)
+        self.now[k] = v
+
+    def __delitem__(self, k):
+        self.before[k] = self.now.pop(k)
+
+    def get(self, k, default):
+        v = self.before.get(k, ABSENT)
+        return default if v is ABSENT else v
+
+    def compare_and_set(self, k, expected, desired):
+        if self.now.get(k, ABSENT) is not expected:
+            return False
+        if desired is ABSENT:
+            if k in self.now:
+                del self[k]
+        else:
+            self[k] = desired
+        return True
+
+    def add(self, k, amount):
+        self[k] = self.now.get(k, 0) + amount
+        return self.now[k]
+
+    def setdefault(self, k, v):
+        if k not in self.now:
+            self[k] = v
+        return self.now[k]
+
+
+def test_checker_rejects_histories_recorded_from_a_dict_with_stale_reads():
+    with pytest.raises(NotLinearizable) as failure:
+        lin.check_dict_histories(5, factory=StaleReadDict, threads=1)
+    report = str(failure.value)
+    assert "is not linearizable" in report and "minimized to" in report
+    assert "get() ->" in report  # the printed history shows the offending read
+
+
+# --- lockless's types are linearizable -----------------------------------------------------------------
+
+ONE_HASH = sys.hash_info.modulus  # i * ONE_HASH all hash to 0 and compare in Rust
+
+KEY_SETS = {
+    "str": ("a", "b", "c"),
+    "ints_with_one_hash": (ONE_HASH, 2 * ONE_HASH, 3 * ONE_HASH),
+    "objects_with_one_hash": (Collide("a", h=5), Collide("b", h=5), Collide("c", h=5)),
+}
+
+
+@pytest.mark.parametrize("name", list(KEY_SETS))
+def test_atomic_dict_histories_are_linearizable(name, switch_often):
+    from lockless import AtomicDict
+
+    dicts = [AtomicDict() for _ in range(HISTORIES)]
+    seed = 1000 * list(KEY_SETS).index(name)  # reproducible: str hashes are randomized
+    for history in lin.record(dicts, lin.dict_body(ops=30, keys=KEY_SETS[name]), threads=4, seed=seed):
+        lin.check(history, lambda key: DictKeyModel())
+
+
+def test_atomic_int_histories_are_linearizable(switch_often):
+    lin.check_int_histories(HISTORIES, seed=5000)
+
+
+def test_atomic_ref_histories_are_linearizable(switch_often):
+    lin.check_ref_histories(HISTORIES, seed=6000)
