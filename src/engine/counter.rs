@@ -184,9 +184,10 @@ fn default_cells() -> usize {
     parallelism.clamp(MIN_CELLS, MAX_CELLS).next_power_of_two()
 }
 
-/// This thread's slot number: taken round-robin the first time the thread asks.
+/// This thread's slot number: taken round-robin the first time the thread asks. Also spreads
+/// the dict's length counters over their stripes.
 #[cfg(not(loom))]
-fn thread_slot() -> usize {
+pub(crate) fn thread_slot() -> usize {
     use std::cell::Cell;
     use std::sync::atomic::AtomicUsize;
 
@@ -209,7 +210,7 @@ fn thread_slot() -> usize {
 
 /// Under loom every thread starts at cell 0, which is the contended case worth exploring.
 #[cfg(loom)]
-fn thread_slot() -> usize {
+pub(crate) fn thread_slot() -> usize {
     0
 }
 

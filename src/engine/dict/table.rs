@@ -30,6 +30,7 @@ use std::sync::Arc;
 use crossbeam_utils::CachePadded;
 
 use super::migrate::Migration;
+use crate::engine::counter::thread_slot;
 use crate::engine::reclaim::Handle;
 use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::atomic::AtomicIsize;
@@ -217,7 +218,7 @@ impl<K: Handle, V: Handle> Table<K, V> {
     /// Adds `delta` to the length, on this thread's stripe.
     #[inline]
     pub fn add_len(&self, delta: isize) {
-        let stripe = &self.len_stripes[thread_stripe() & (self.len_stripes.len() - 1)];
+        let stripe = &self.len_stripes[thread_slot() & (self.len_stripes.len() - 1)];
         // Relaxed: len is a statistic, exact only when quiescent; nothing is published by it.
         stripe.fetch_add(delta, Ordering::Relaxed);
     }
@@ -366,17 +367,6 @@ fn stripe_count() -> usize {
         let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
         (cpus * 2).next_power_of_two().clamp(2, 64)
     })
-}
-
-/// A small per-thread number, used to spread counter updates over stripes.
-pub(crate) fn thread_stripe() -> usize {
-    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
-    static NEXT: StdAtomicUsize = StdAtomicUsize::new(0);
-    std::thread_local! {
-        // Relaxed: only uniqueness matters, not ordering.
-        static STRIPE: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-    STRIPE.try_with(|s| *s).unwrap_or(0)
 }
 
 /// An `Arc<Table>` kept as a raw pointer in an atomic slot.
