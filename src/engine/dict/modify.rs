@@ -107,52 +107,31 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                     t = self.help(t, guard);
                     continue 'generation;
                 }
-                let Some(e) = slot_entry(slot) else {
-                    if slot != EMPTY {
-                        // Our key's slot was retired (DEAD) by a delete: probe again for the
-                        // empty slot where the key now goes.
-                        continue 'generation;
-                    }
-                    // The key is absent from this generation.
-                    let Action::Set(value) = decide(None, spare.take())? else {
-                        return Ok(Outcome::Unchanged);
-                    };
-                    match self.publish_new(t, found.pos, EMPTY, tag, hash, key, &mut owned_key, value) {
-                        Ok(()) => return Ok(Outcome::Inserted),
-                        Err(Lost::Full(value)) => {
-                            spare = Some(value);
-                            t = self.grow(t, guard);
+                // The key's entry and its value word, or None: the key is absent (an EMPTY
+                // slot, where it would go).
+                let held = match slot_entry(slot) {
+                    // Our key's slot was retired (DEAD) by a delete: probe again for the empty
+                    // slot where the key now goes.
+                    None if slot != EMPTY => continue 'generation,
+                    None => None,
+                    Some(e) => {
+                        // Acquire: pairs with the Release that wrote the value word.
+                        let word = t.entries[e].value.load(Ordering::Acquire);
+                        if word & MOVED != 0 {
+                            t = self.help(t, guard);
                             continue 'generation;
                         }
-                        Err(Lost::Slot(value, now)) => {
-                            spare = Some(value);
-                            // Someone claimed the slot: it may be our key; look again.
-                            match self.recheck(t, found.pos, now, tag, hash, &mut eq)? {
-                                Some(now) => {
-                                    slot = now;
-                                    continue;
-                                }
-                                None => continue 'generation,
-                            }
-                        }
+                        Some((e, word))
                     }
                 };
-                let entry = &t.entries[e];
-                // Acquire: pairs with the Release that wrote the value word.
-                let word = entry.value.load(Ordering::Acquire);
-                if word & MOVED != 0 {
-                    t = self.help(t, guard);
-                    continue 'generation;
-                }
-                let current = value_ptr(word);
-                let action = decide(current, spare.take())?;
-                match (action, current) {
-                    (Action::Keep, _) | (Action::Remove, None) => return Ok(Outcome::Unchanged),
-                    (Action::Remove, Some(old)) => {
+                let current = held.and_then(|(_, word)| value_ptr(word));
+                match (decide(current, spare.take())?, held, current) {
+                    (Action::Keep, ..) | (Action::Remove, _, None) => return Ok(Outcome::Unchanged),
+                    (Action::Remove, Some((e, word)), Some(old)) => {
                         // AcqRel on success: Release orders our earlier reads before the
                         // tombstone; Acquire pairs with the Release that stored `old`. Relaxed
                         // on failure: we re-read the word with Acquire.
-                        if entry
+                        if t.entries[e]
                             .value
                             .compare_exchange(word, TOMBSTONE, Ordering::AcqRel, Ordering::Relaxed)
                             .is_ok()
@@ -164,12 +143,12 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                             return Ok(Outcome::Removed);
                         }
                     }
-                    (Action::Set(value), Some(old)) => {
+                    (Action::Set(value), Some((e, word)), Some(old)) => {
                         let new = value.into_raw().as_ptr() as usize;
                         // AcqRel on success: Release publishes the new value's object to
                         // readers' Acquire loads; Acquire pairs with the Release that stored
                         // `old`, which we release next. Relaxed on failure: we re-read.
-                        match entry.value.compare_exchange(word, new, Ordering::AcqRel, Ordering::Relaxed) {
+                        match t.entries[e].value.compare_exchange(word, new, Ordering::AcqRel, Ordering::Relaxed) {
                             Ok(_) => {
                                 // SAFETY: `old` is unlinked and was owned by the entry.
                                 unsafe { defer_release::<V>(guard, old) };
@@ -179,8 +158,9 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                             Err(_) => spare = Some(unsafe { V::from_raw(NonNull::new_unchecked(new as *mut ())) }),
                         }
                     }
-                    (Action::Set(value), None) => {
-                        // A deleted key: re-insert it as a new entry at the end.
+                    (Action::Set(value), _, None) => {
+                        // Absent (EMPTY slot) or deleted (tombstoned entry): a new entry at the
+                        // end, claimed into this slot.
                         match self.publish_new(t, found.pos, slot, tag, hash, key, &mut owned_key, value) {
                             Ok(()) => return Ok(Outcome::Inserted),
                             Err(Lost::Full(value)) => {
@@ -189,14 +169,20 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                                 continue 'generation;
                             }
                             Err(Lost::Slot(value, now)) => {
-                                // The slot still belongs to our key (re-pointed by another
-                                // re-insert) unless it froze.
                                 spare = Some(value);
+                                // A slot that held our key's entry still belongs to our key
+                                // (re-pointed by another re-insert), or froze. An EMPTY slot
+                                // may have gone to another key: then probe again.
+                                if slot == EMPTY && now & FROZEN == 0 && !is_key(t, now, tag, hash, &mut eq)? {
+                                    continue 'generation;
+                                }
                                 slot = now;
                                 continue;
                             }
                         }
                     }
+                    // A live value always comes with its entry.
+                    (Action::Remove | Action::Set(_), None, Some(_)) => unreachable!("value without entry"),
                 }
                 // A CAS on the value word lost: look at the slot again (it may be frozen now).
                 // Acquire: pairs with the Release CAS that last changed the slot.
@@ -221,53 +207,13 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
             if slot & FROZEN != 0 {
                 return Ok(Probe::Frozen);
             }
-            if slot == EMPTY || self.is_key(t, slot, tag, hash, eq)? {
+            if slot == EMPTY || is_key(t, slot, tag, hash, eq)? {
                 return Ok(Probe::At(Found { pos, slot }));
             }
             pos = (pos + 1) & t.mask;
         }
         // Every slot is claimed (only possible with many abandoned reservations): migrate.
         Ok(Probe::Full)
-    }
-
-    /// Whether `slot` points at an entry holding our key.
-    fn is_key<E>(
-        &self,
-        t: &Table<K, V>,
-        slot: u64,
-        tag: u64,
-        hash: u64,
-        eq: &mut impl FnMut(NonNull<()>) -> Result<bool, E>,
-    ) -> Result<bool, E> {
-        let Some(e) = slot_entry(slot) else { return Ok(false) };
-        let entry = &t.entries[e];
-        // Relaxed (hash, key): visible through the Acquire load of the slot.
-        if slot_tag(slot) != tag || entry.hash.load(Ordering::Relaxed) != hash {
-            return Ok(false);
-        }
-        // Acquire: pairs with the AcqRel swap in `retire_slot`.
-        let Some(key) = key_ptr(entry.key.load(Ordering::Acquire)) else {
-            return Ok(false); // deleted and retired meanwhile
-        };
-        // The key is owned by the generation, which our guard keeps alive.
-        eq(key)
-    }
-
-    /// After losing the race for an empty slot at `pos` (it now holds `now`): `Some(now)` if
-    /// the slot is our key's (carry on with it), `None` to probe again from the start.
-    fn recheck<E>(
-        &self,
-        t: &Table<K, V>,
-        _pos: usize,
-        now: u64,
-        tag: u64,
-        hash: u64,
-        eq: &mut impl FnMut(NonNull<()>) -> Result<bool, E>,
-    ) -> Result<Option<u64>, E> {
-        if now & FROZEN != 0 {
-            return Ok(Some(now));
-        }
-        Ok(if self.is_key(t, now, tag, hash, eq)? { Some(now) } else { None })
     }
 
     /// Reserves an entry for `value`, fills it, and CASes the slot at `pos` from `expected` to
@@ -347,6 +293,28 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
             }
         }
     }
+}
+
+/// Whether `slot` points at an entry holding our key.
+fn is_key<K: Handle, V: Handle, E>(
+    t: &Table<K, V>,
+    slot: u64,
+    tag: u64,
+    hash: u64,
+    eq: &mut impl FnMut(NonNull<()>) -> Result<bool, E>,
+) -> Result<bool, E> {
+    let Some(e) = slot_entry(slot) else { return Ok(false) };
+    let entry = &t.entries[e];
+    // Relaxed (hash, key): visible through the Acquire load of the slot.
+    if slot_tag(slot) != tag || entry.hash.load(Ordering::Relaxed) != hash {
+        return Ok(false);
+    }
+    // Acquire: pairs with the AcqRel swap in `retire_slot`.
+    let Some(key) = key_ptr(entry.key.load(Ordering::Acquire)) else {
+        return Ok(false); // deleted and retired meanwhile
+    };
+    // The key is owned by the generation, which our guard keeps alive.
+    eq(key)
 }
 
 /// Why `publish_new` gave up; the value comes back for the retry.
