@@ -26,6 +26,7 @@ enum Op {
     Clear,
     Items,
     Len,
+    KeysWithHash(u64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -46,6 +47,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Clear),
         1 => Just(Op::Items),
         1 => Just(Op::Len),
+        1 => k.clone().prop_map(Op::KeysWithHash),
     ]
 }
 
@@ -138,6 +140,12 @@ fn run(hasher: fn(u64) -> u64, cap: usize, ops: Vec<Op>) -> Result<(), TestCaseE
             }
             Op::Items => prop_assert_eq!(map.items(), model.items()),
             Op::Len => prop_assert_eq!(map.len(), model.map.len()),
+            Op::KeysWithHash(k) => {
+                let mut expected: Vec<u64> =
+                    model.map.keys().copied().filter(|&x| hasher(x) == hasher(k)).collect();
+                expected.sort_unstable();
+                prop_assert_eq!(map.keys_with_hash(k), expected);
+            }
         }
     }
     prop_assert_eq!(map.items(), model.items());

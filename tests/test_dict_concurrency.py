@@ -59,6 +59,22 @@ def test_add_from_four_threads_gives_exact_totals(switch_often):
     assert all(d[k] == THREADS * rounds // keys for k in range(keys))
 
 
+def test_add_of_user_numbers_under_equal_but_distinct_keys_gives_exact_totals(switch_often):
+    # Keys equal only by __eq__ (compared unpinned, then the operation is run again) and values
+    # whose + is Python code (run unpinned between a read and a compare-and-exchange).
+    from fractions import Fraction
+
+    keys, rounds = 4, 600
+    d = AtomicDict()
+
+    def work(t):
+        for i in range(rounds):
+            d.add(Collide(i % keys, h=i % 2), Fraction(1, 3), Fraction(0))
+
+    run_threads(THREADS, work)
+    assert {k.tag: v for k, v in d.items()} == {k: Fraction(THREADS * rounds // keys, 3) for k in range(keys)}
+
+
 def test_count_and_reduce_from_four_threads_give_exact_totals(switch_often):
     words = ("the", "quick", "brown", "fox", "the", "lazy", "dog", "the") * 250
     d = AtomicDict()

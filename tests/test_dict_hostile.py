@@ -485,6 +485,31 @@ def test_ten_thousand_int_keys_with_one_hash_finish_and_stay_compact():
     assert list(d) == keys[1::2]
 
 
+def test_eq_calls_stay_linear_in_the_keys_that_share_a_hash():
+    # __eq__ runs unpinned: an operation that meets a key only __eq__ can decide stops, compares,
+    # and runs again with the answers it has. It must call __eq__ about as often as dict does
+    # (once per colliding key), never again for a key it has compared.
+    calls = []
+
+    class Counting(Collide):
+        __hash__ = Collide.__hash__
+
+        def __eq__(self, other):
+            calls.append(1)
+            return super().__eq__(other)
+
+    n = 300
+    d = AtomicDict((Counting(i, h=7), i) for i in range(n))
+    plain = {Counting(i, h=7): i for i in range(n)}
+    for m in (d, plain):
+        calls.clear()
+        m[Counting(n, h=7)] = n  # a new key: compared with every stored one
+        assert len(calls) <= n + 1, (type(m), len(calls))
+        calls.clear()
+        assert m[Counting(n // 2, h=7)] == n // 2
+        assert len(calls) <= n + 1, (type(m), len(calls))
+
+
 def test_a_thousand_object_keys_with_one_hash_behave_like_dict():
     keys = [Collide(i, h=0) for i in range(1000)]
     d = AtomicDict((k, i) for i, k in enumerate(keys))

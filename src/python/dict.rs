@@ -3,14 +3,17 @@
 //! repr, equality, `|`, pickling and the rest in Python.
 //!
 //! Every method hashes the key first (the key's `__hash__`, once), then runs one engine
-//! operation inside [`pinned`], which drains queued decrefs after unpinning. Python callables
-//! (`__eq__`, compute/merge functions) run inside the operation only where the engine allows
-//! user code: with nothing half-written.
+//! operation inside [`pinned`], which drains queued decrefs after unpinning. Python code
+//! (`__eq__`, compute/merge functions, a user type's `__add__`) never runs pinned: a thread
+//! blocked in it would hold back every deferred release in the process. Keys are compared as
+//! `key.rs` describes ([`PyAtomicDict::keyed`]); user functions run between a read and a
+//! compare-and-exchange ([`PyAtomicDict::compute_with`]).
 
 use std::ptr::NonNull;
 use std::sync::Mutex;
 
 use pyo3::exceptions::{PyKeyError, PyMemoryError, PyOverflowError};
+use crossbeam_epoch::Guard;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -18,7 +21,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use crate::engine::dict::{Action, AtomicDict, CapacityError, Iter, Outcome};
 use crate::python::handle::{pinned, PyHandle};
-use crate::python::key::{eq_for, hash_of};
+use crate::python::key::{eq_for, hash_of, is_plain_number, keys_equal, Fail, Known};
 
 type Map = AtomicDict<PyHandle, PyHandle>;
 
@@ -93,38 +96,97 @@ pub(crate) struct PyAtomicDict {
 }
 
 impl PyAtomicDict {
+    /// Runs `op`, one engine operation on `key` (of hash `hash`), pinned, as often as it takes:
+    /// each time it stops at a stored key that only `__eq__` can compare with `key`, compares
+    /// unpinned and runs it again with the answer (see `key.rs`). `op` must make a fresh
+    /// attempt each call (build its values inside). [`Fail::Unpinned`] is handed back.
+    fn try_keyed<R>(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        hash: u64,
+        mut op: impl FnMut(&Guard, &Known) -> Result<R, Fail>,
+    ) -> Result<R, Fail> {
+        let mut known = Known::default();
+        let mut rounds = 0u32;
+        loop {
+            let stored = match pinned(py, |g| op(g, &known)) {
+                Err(Fail::Compare(stored)) => stored.into_bound(py),
+                done => return done,
+            };
+            rounds += 1;
+            if known.learn(stored, key)? || rounds == 1 {
+                continue;
+            }
+            // A second key that only `__eq__` can decide: many keys share this hash. Compare
+            // them all, in probe order up to the first equal one, so that the retries stay few
+            // (one per colliding key would make a lookup quadratic in them).
+            for stored in pinned(py, |g| self.map.keys_with_hash(g, hash)) {
+                let stored = stored.into_bound(py);
+                if !known.knows(&stored) && known.learn(stored, key)? {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// [`PyAtomicDict::try_keyed`] for operations whose decisions never need Python code.
+    fn keyed<R>(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        hash: u64,
+        op: impl FnMut(&Guard, &Known) -> Result<R, Fail>,
+    ) -> PyResult<R> {
+        self.try_keyed(py, key, hash, op).map_err(|fail| match fail {
+            Fail::Py(err) => err,
+            Fail::Compare(_) | Fail::Unpinned => unreachable!("handled by try_keyed or never returned"),
+        })
+    }
+
     /// Looks `key` up: its value, or `None`.
     fn lookup(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
         let hash = hash_of(key)?;
-        pinned(py, |g| self.map.get(g, hash, eq_for(key)))
+        self.keyed(py, key, hash, |g, k| self.map.get(g, hash, eq_for(key, k)))
     }
 
     fn store(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
         let hash = hash_of(key)?;
-        pinned(py, |g| self.map.insert(g, hash, ptr(key), eq_for(key), PyHandle::new(value)))
+        self.keyed(py, key, hash, |g, k| self.map.insert(g, hash, ptr(key), eq_for(key, k), PyHandle::new(value)))
     }
 
     fn delete(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
         let hash = hash_of(key)?;
-        pinned(py, |g| self.map.remove(g, hash, ptr(key), eq_for(key)))
+        self.keyed(py, key, hash, |g, k| self.map.remove(g, hash, ptr(key), eq_for(key, k)))
     }
 
-    /// `compute` with a Rust-side function of the current value (`None`: absent), whose
-    /// `None` result deletes. Returns the stored value.
+    /// Sets `key` (of hash `hash`) to `f(current)` (`None`: absent, or delete) and returns what it stored. `f`
+    /// is Python code, so it runs unpinned, between reading the value and a
+    /// compare-and-exchange by identity; on conflict it runs again on the value found. The
+    /// reference held to the value read keeps its address from being reused meanwhile, so the
+    /// exchange cannot mistake another object for it.
     fn compute_with<'py>(
         &self,
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
+        hash: u64,
         mut f: impl FnMut(Option<Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyAny>>>,
-    ) -> PyResult<Option<PyHandle>> {
-        let hash = hash_of(key)?;
-        pinned(py, |g| {
-            self.map.compute(g, hash, ptr(key), eq_for(key), |current| {
-                // SAFETY: `current` is alive under the engine's guard during this call.
-                let current = current.map(|p| unsafe { borrowed(py, p) });
-                Ok(f(current)?.map(|v| PyHandle::new(&v)))
-            })
-        })
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let mut current =
+            self.keyed(py, key, hash, |g, k| self.map.get(g, hash, eq_for(key, k)))?.map(|v| v.into_bound(py));
+        loop {
+            let new = f(current.clone())?;
+            let expected = current.as_ref().map(ptr);
+            let witness = self.keyed(py, key, hash, |g, k| {
+                let desired = new.as_ref().map(PyHandle::new);
+                self.map.compare_and_exchange(g, hash, ptr(key), eq_for(key, k), expected, desired)
+            })?;
+            let witness = witness.map(|v| v.into_bound(py));
+            if witness.as_ref().map(ptr) == expected {
+                return Ok(new);
+            }
+            current = witness;
+        }
     }
 
     fn iterator(&self, py: Python<'_>, kind: IterKind) -> PyDictIterator {
@@ -164,10 +226,10 @@ impl PyAtomicDict {
 
     fn __setitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let hash = hash_of(key)?;
-        let mut value = Some(PyHandle::new(value));
-        pinned(py, |g| {
+        self.keyed(py, key, hash, |g, k| {
+            let mut value = Some(PyHandle::new(value));
             // `modify` rather than `insert`: no reference to the previous value is taken.
-            self.map.modify(g, hash, ptr(key), eq_for(key), |_, spare| {
+            self.map.modify(g, hash, ptr(key), eq_for(key, k), |_, spare| {
                 Ok(Action::Set(spare.or_else(|| value.take()).expect("a value to store")))
             })
         })
@@ -176,7 +238,8 @@ impl PyAtomicDict {
 
     fn __delitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
         let hash = hash_of(key)?;
-        let outcome = pinned(py, |g| self.map.modify(g, hash, ptr(key), eq_for(key), |_, _| Ok(Action::Remove)))?;
+        let outcome =
+            self.keyed(py, key, hash, |g, k| self.map.modify(g, hash, ptr(key), eq_for(key, k), |_, _| Ok(Action::Remove)))?;
         match outcome {
             Outcome::Removed => Ok(()),
             _ => Err(PyKeyError::new_err((key.clone().unbind(),))),
@@ -247,8 +310,9 @@ impl PyAtomicDict {
     ) -> PyResult<Bound<'py, PyAny>> {
         let default = default.unwrap_or_else(|| py.None().into_bound(py));
         let hash = hash_of(key)?;
-        let existing =
-            pinned(py, |g| self.map.insert_if_absent(g, hash, ptr(key), eq_for(key), PyHandle::new(&default)))?;
+        let existing = self.keyed(py, key, hash, |g, k| {
+            self.map.insert_if_absent(g, hash, ptr(key), eq_for(key, k), PyHandle::new(&default))
+        })?;
         Ok(existing.map_or(default, |v| v.into_bound(py)))
     }
 
@@ -276,10 +340,11 @@ impl PyAtomicDict {
     ) -> PyResult<Bound<'py, PyAny>> {
         let nf = not_found(py);
         let expected = (!expected.is(nf)).then(|| ptr(expected));
-        let desired = (!desired.is(nf)).then(|| PyHandle::new(desired));
+        let desired = (!desired.is(nf)).then_some(desired);
         let hash = hash_of(key)?;
-        let found = pinned(py, |g| {
-            self.map.compare_and_exchange(g, hash, ptr(key), eq_for(key), expected, desired)
+        let found = self.keyed(py, key, hash, |g, k| {
+            let desired = desired.map(PyHandle::new);
+            self.map.compare_and_exchange(g, hash, ptr(key), eq_for(key, k), expected, desired)
         })?;
         Ok(out(py, found))
     }
@@ -292,7 +357,7 @@ impl PyAtomicDict {
         new: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
         let mut replaced = false;
-        self.compute_with(py, key, |current| {
+        self.compute_with(py, key, hash_of(key)?, |current| {
             replaced = false;
             match current {
                 // Identity, then ==, as Python's containers compare (a NaN equals itself).
@@ -323,11 +388,11 @@ impl PyAtomicDict {
         r#fn: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let nf = not_found(py);
-        let stored = self.compute_with(py, key, |current| {
+        let stored = self.compute_with(py, key, hash_of(key)?, |current| {
             let new = r#fn.call1((current.unwrap_or_else(|| nf.clone()),))?;
             Ok((!new.is(nf)).then_some(new))
         })?;
-        Ok(out(py, stored))
+        Ok(stored.unwrap_or_else(|| nf.clone()))
     }
 
     fn compute_if_absent<'py>(
@@ -337,13 +402,14 @@ impl PyAtomicDict {
         factory: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let hash = hash_of(key)?;
-        if let Some(v) = pinned(py, |g| self.map.get(g, hash, eq_for(key)))? {
+        if let Some(v) = self.keyed(py, key, hash, |g, k| self.map.get(g, hash, eq_for(key, k)))? {
             return Ok(v.into_bound(py));
         }
         // Called unpinned, perhaps in several threads at once; one result is stored.
         let made = factory.call1((key,))?;
-        let existing =
-            pinned(py, |g| self.map.insert_if_absent(g, hash, ptr(key), eq_for(key), PyHandle::new(&made)))?;
+        let existing = self.keyed(py, key, hash, |g, k| {
+            self.map.insert_if_absent(g, hash, ptr(key), eq_for(key, k), PyHandle::new(&made))
+        })?;
         Ok(existing.map_or(made, |v| v.into_bound(py)))
     }
 
@@ -355,14 +421,14 @@ impl PyAtomicDict {
         r#fn: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let nf = not_found(py);
-        let stored = self.compute_with(py, key, |current| match current {
+        let stored = self.compute_with(py, key, hash_of(key)?, |current| match current {
             None => Ok(Some(value.clone())),
             Some(old) => {
                 let new = r#fn.call1((old, value))?;
                 Ok((!new.is(nf)).then_some(new))
             }
         })?;
-        Ok(out(py, stored))
+        Ok(stored.unwrap_or_else(|| nf.clone()))
     }
 
     /// Copies every item into `target` with the hashes stored here (no key is hashed again).
@@ -374,8 +440,10 @@ impl PyAtomicDict {
         loop {
             let item = pinned(py, |g| iter.next_with_hash(g));
             let Some((hash, k, v)) = item else { return Ok(()) };
-            let key = k.into_bound(py);
-            pinned(py, |g| target.map.insert(g, hash, ptr(&key), eq_for(&key), v))?;
+            let (key, value) = (k.into_bound(py), v.into_bound(py));
+            target.keyed(py, &key, hash, |g, known| {
+                target.map.insert(g, hash, ptr(&key), eq_for(&key, known), PyHandle::new(&value))
+            })?;
             n = n.wrapping_add(1);
             if n % 4096 == 0 {
                 py.check_signals()?; // Ctrl-C during a huge copy
@@ -397,7 +465,7 @@ impl PyAtomicDict {
             let candidates = by_hash.entry(hash).or_default();
             let mut found = None;
             for &i in candidates.iter() {
-                if eq_for(&key)(ptr(&groups[i].1))? {
+                if keys_equal(&groups[i].1, &key)? {
                     found = Some(i);
                     break;
                 }
@@ -415,13 +483,9 @@ impl PyAtomicDict {
             }
         }
         for (hash, key, acc) in groups {
-            pinned(py, |g| {
-                self.map.compute(g, hash, ptr(&key), eq_for(&key), |current| {
-                    // SAFETY: `current` is alive under the engine's guard during this call.
-                    let current = current.map_or_else(|| nf.clone(), |p| unsafe { borrowed(py, p) });
-                    let new = r#fn.call1((&key, current, &acc))?;
-                    Ok((!new.is(nf)).then(|| PyHandle::new(&new)))
-                })
+            self.compute_with(py, &key, hash, |current| {
+                let new = r#fn.call1((&key, current.unwrap_or_else(|| nf.clone()), &acc))?;
+                Ok((!new.is(nf)).then_some(new))
             })?;
         }
         Ok(())
@@ -436,11 +500,36 @@ impl PyAtomicDict {
         default: Py<PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (amount, default) = (amount.into_bound(py), default.into_bound(py));
-        let stored = self.compute_with(py, key, |current| {
+        let hash = hash_of(key)?;
+        if is_plain_number(&amount) && is_plain_number(&default) {
+            // The fast path: one engine operation, the sum computed inside it, since adding
+            // exact ints and floats runs no Python code. Any other stored value makes it give up
+            // unchanged, for the general path below.
+            let mut sum: Option<Bound<'py, PyAny>> = None;
+            let done = self.try_keyed(py, key, hash, |g, k| {
+                self.map.modify(g, hash, ptr(key), eq_for(key, k), |current, _spare| {
+                    // SAFETY: `current` is alive under the engine's guard during this call.
+                    let base = current.map_or_else(|| default.clone(), |p| unsafe { borrowed(py, p) });
+                    if !is_plain_number(&base) {
+                        return Err(Fail::Unpinned);
+                    }
+                    let new = base.add(&amount)?;
+                    let handle = PyHandle::new(&new);
+                    sum = Some(new);
+                    Ok(Action::Set(handle))
+                })
+            });
+            match done {
+                Ok(_) => return Ok(sum.expect("a stored sum")),
+                Err(Fail::Py(err)) => return Err(err),
+                Err(Fail::Unpinned | Fail::Compare(_)) => {}
+            }
+        }
+        let stored = self.compute_with(py, key, hash, |current| {
             let base = current.unwrap_or_else(|| default.clone());
             Ok(Some(base.add(&amount)?))
         })?;
-        Ok(out(py, stored))
+        Ok(stored.expect("add always stores"))
     }
 
     #[pyo3(signature = (keys, default = not_found_default()))]
@@ -451,15 +540,11 @@ impl PyAtomicDict {
         default: Py<PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         let default = default.into_bound(py);
-        // Hash everything first (user code), then look all up under one pin.
-        let keys = keys
-            .try_iter()?
-            .map(|k| k.and_then(|k| Ok((hash_of(&k)?, k))))
-            .collect::<PyResult<Vec<(u64, Bound<'py, PyAny>)>>>()?;
-        let found = pinned(py, |g| {
-            keys.iter().map(|(h, k)| self.map.get(g, *h, eq_for(k))).collect::<PyResult<Vec<_>>>()
-        })?;
-        PyList::new(py, found.into_iter().map(|v| v.map_or_else(|| default.clone(), |v| v.into_bound(py))))
+        let mut found = Vec::new();
+        for key in keys.try_iter()? {
+            found.push(self.lookup(py, &key?)?.map_or_else(|| default.clone(), |v| v.into_bound(py)));
+        }
+        PyList::new(py, found)
     }
 
     /// Makes room for `additional` more keys without growing; an impossible request raises

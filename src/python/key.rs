@@ -1,28 +1,102 @@
-//! Python keys: hash once per operation, compare stored keys without user code where we can.
+//! Python keys: hash once per operation; compare stored keys without running Python code while
+//! pinned.
 //!
 //! Equality of a stored key with the caller's key, in order:
 //! 1. identity (as dict: a NaN key finds itself);
 //! 2. exact `str`, `int`, `bytes`, and tuples of those: compared by the builtin types' own C
 //!    code, which never runs Python code and cannot re-enter the map;
-//! 3. otherwise the stored key's `__eq__` (as dict: `stored == key`). The engine calls this with
-//!    the stored key kept alive by the epoch guard and no internal state half-made, so `__eq__`
-//!    may raise, block, or mutate the same map.
+//! 3. otherwise `stored == key` (the stored key's `__eq__`, as dict calls it), which is Python
+//!    code: it may raise, block, or mutate the same map. It never runs inside an engine
+//!    operation, because a thread that is pinned to the epoch holds back every deferred release
+//!    in the process: one `__eq__` blocked on a lock would let memory grow without bound. The
+//!    operation instead stops unchanged with [`Fail::Compare`]; the caller compares unpinned,
+//!    records the answer in [`Known`], and runs the operation again (see
+//!    `PyAtomicDict::keyed`). The run that completes decides with every answer in hand, all
+//!    inside one pinned engine operation, so it stays linearizable.
 
+use std::collections::HashMap;
 use std::ptr::NonNull;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyTuple};
 
 /// A key's hash as the engine takes it (`hash()` once, here, before the operation).
 pub(crate) fn hash_of(key: &Bound<'_, PyAny>) -> PyResult<u64> {
     Ok(key.hash()? as u64)
 }
 
-/// The engine's equality closure for `key`.
+/// Why a binding's engine operation stopped without completing.
+pub(crate) enum Fail {
+    /// Python code raised (`__eq__` run earlier, a conversion, ...).
+    Py(PyErr),
+    /// The operation met this stored key, which only Python code can compare with ours. The map
+    /// is unchanged; compare unpinned and run the operation again.
+    Compare(Py<PyAny>),
+    /// The operation's decision needs Python code (for example a user type's `__add__`). The map
+    /// is unchanged; redo it the slow way, with the code run unpinned.
+    Unpinned,
+}
+
+impl From<PyErr> for Fail {
+    fn from(err: PyErr) -> Self {
+        Fail::Py(err)
+    }
+}
+
+/// Answers to `stored == key` learned unpinned during one operation, by the stored key's
+/// address. The references held here keep each of those objects alive, so no other object can
+/// take its address while the answers are in use.
+#[derive(Default)]
+pub(crate) struct Known {
+    held: Vec<Py<PyAny>>,
+    answers: HashMap<usize, bool>,
+}
+
+impl Known {
+    /// The recorded answer for the stored key at `stored`, if any.
+    fn answer(&self, stored: *mut ffi::PyObject) -> Option<bool> {
+        if self.answers.is_empty() {
+            return None;
+        }
+        self.answers.get(&(stored as usize)).copied()
+    }
+
+    /// Whether `stored`'s answer is recorded.
+    pub(crate) fn knows(&self, stored: &Bound<'_, PyAny>) -> bool {
+        self.answer(stored.as_ptr()).is_some()
+    }
+
+    /// Compares `stored` with `key` (Python code: call unpinned) and records the answer.
+    pub(crate) fn learn(&mut self, stored: Bound<'_, PyAny>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        if let Some(equal) = self.answer(stored.as_ptr()) {
+            return Ok(equal);
+        }
+        let equal = keys_equal(&stored, key)?;
+        self.answers.insert(stored.as_ptr() as usize, equal);
+        self.held.push(stored.unbind());
+        Ok(equal)
+    }
+}
+
+/// `stored == key` as dict decides it: identity, then the builtin comparison, then Python's
+/// `==` (the stored key's `__eq__` first). May run Python code.
+pub(crate) fn keys_equal(stored: &Bound<'_, PyAny>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if stored.is(key) {
+        return Ok(true);
+    }
+    match builtin_eq(stored, key) {
+        Some(equal) => Ok(equal),
+        None => stored.eq(key),
+    }
+}
+
+/// The engine's equality closure for `key`: decides without Python code, from `known`, or
+/// stops the operation with [`Fail::Compare`].
 pub(crate) fn eq_for<'a, 'py>(
     key: &'a Bound<'py, PyAny>,
-) -> impl FnMut(NonNull<()>) -> PyResult<bool> + 'a {
+    known: &'a Known,
+) -> impl FnMut(NonNull<()>) -> Result<bool, Fail> + 'a {
     move |stored| {
         let stored = stored.as_ptr().cast::<ffi::PyObject>();
         if stored == key.as_ptr() {
@@ -30,11 +104,15 @@ pub(crate) fn eq_for<'a, 'py>(
         }
         // SAFETY: the engine passes a stored key that it owns and keeps alive under its guard
         // for the duration of this call; the Borrowed does not outlive it.
-        let stored = unsafe { Bound::from_borrowed_ptr(key.py(), stored) };
+        let stored = unsafe { Borrowed::from_ptr(key.py(), stored) };
         if let Some(equal) = builtin_eq(&stored, key) {
             return Ok(equal);
         }
-        stored.eq(key)
+        match known.answer(stored.as_ptr()) {
+            Some(equal) => Ok(equal),
+            // A new reference (an incref, no Python code), so the key outlives the operation.
+            None => Err(Fail::Compare(stored.to_owned().unbind())),
+        }
     }
 }
 
@@ -68,4 +146,10 @@ fn is_builtin_key(x: &Bound<'_, PyAny>) -> bool {
         || x.is_exact_instance_of::<PyInt>()
         || x.is_exact_instance_of::<PyBytes>()
         || x.cast_exact::<PyTuple>().is_ok_and(|t| t.iter().all(|e| is_builtin_key(&e)))
+}
+
+/// Whether `x` is an exact `int` or `float`, whose arithmetic runs only C code (no `__add__`
+/// of a user type, no finalizer), so it may run inside an engine operation.
+pub(crate) fn is_plain_number(x: &Bound<'_, PyAny>) -> bool {
+    x.is_exact_instance_of::<PyInt>() || x.is_exact_instance_of::<PyFloat>()
 }

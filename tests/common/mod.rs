@@ -63,6 +63,14 @@ impl Map {
         self.inner.get(&g, (self.hasher)(k), Self::eq(k)).unwrap()
     }
 
+    /// The stored keys with `k`'s hash, sorted (the engine gives them in probe order).
+    pub fn keys_with_hash(&self, k: u64) -> Vec<u64> {
+        let g = pin();
+        let mut keys: Vec<u64> = self.inner.keys_with_hash(&g, (self.hasher)(k)).iter().map(|key| key.n).collect();
+        keys.sort_unstable();
+        keys
+    }
+
     pub fn insert(&self, k: u64, v: u64) -> Option<u64> {
         let key = self.obj(k);
         let g = pin();

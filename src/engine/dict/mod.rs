@@ -186,6 +186,51 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         }
     }
 
+    /// New references to the stored keys whose hash is `hash`, in the order a lookup meets them.
+    ///
+    /// For callers whose equality must not run while pinned (the binding's `__eq__`): they
+    /// compare these keys unpinned, then run the operation with the answers. One call instead
+    /// of one aborted operation per colliding key keeps many keys of one hash linear per lookup.
+    pub fn keys_with_hash(&self, guard: &Guard, hash: u64) -> Vec<K> {
+        let mixed = mix(hash);
+        let tag = tag_of(mixed);
+        let mut t = self.current(guard);
+        'generation: loop {
+            let mut keys = Vec::new();
+            let mut pos = mixed as usize & t.mask;
+            for _ in 0..=t.mask {
+                // Acquire: pairs with the Release CAS that claimed the slot (as in `get`).
+                let slot = t.index[pos].load(Ordering::Acquire);
+                if slot & FROZEN != 0 && t.mig.is_published() {
+                    t = self.advance(t, guard);
+                    continue 'generation;
+                }
+                match slot_entry(slot) {
+                    None if slot & !FROZEN == EMPTY => return keys,
+                    None => {} // DEAD: a deleted key's retired slot
+                    Some(e) => {
+                        let entry = &t.entries[e];
+                        // Relaxed (hash): visible through the slot's Acquire above.
+                        if slot_tag(slot) == tag && entry.hash.load(Ordering::Relaxed) == hash {
+                            // Acquire: pairs with the AcqRel swap in `retire_slot`.
+                            if let Some(key) = key_ptr(entry.key.load(Ordering::Acquire)) {
+                                // SAFETY: the key is owned by the generation, which our guard
+                                // keeps alive, so taking a reference is sound.
+                                keys.push(unsafe { K::clone_raw(key) });
+                            }
+                        }
+                    }
+                }
+                pos = (pos + 1) & t.mask;
+            }
+            if t.mig.is_published() {
+                t = self.advance(t, guard);
+                continue;
+            }
+            return keys;
+        }
+    }
+
     /// Number of live keys: exact when no write is in flight.
     pub fn len(&self, guard: &Guard) -> usize {
         self.current(guard).len()
