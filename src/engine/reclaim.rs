@@ -82,6 +82,9 @@ impl Local {
 
     /// Runs the queued releases (which may run arbitrary code, even re-entering lockless).
     fn drain(&self) {
+        if self.queue.borrow().is_empty() {
+            return; // the common case, kept to a load and a compare
+        }
         loop {
             // Take the batch out first: a release may queue more.
             let batch = std::mem::take(&mut *self.queue.borrow_mut());

@@ -46,20 +46,20 @@ impl From<PyErr> for Fail {
 
 /// Answers to `stored == key` learned unpinned during one operation, by the stored key's
 /// address. The references held here keep each of those objects alive, so no other object can
-/// take its address while the answers are in use.
+/// take its address while the answers are in use. Empty (and free to make and drop) until the
+/// first answer, which most operations never need.
 #[derive(Default)]
-pub(crate) struct Known {
+pub(crate) struct Known(Option<Box<Answers>>);
+
+struct Answers {
     held: Vec<Py<PyAny>>,
-    answers: HashMap<usize, bool>,
+    by_address: HashMap<usize, bool>,
 }
 
 impl Known {
     /// The recorded answer for the stored key at `stored`, if any.
     fn answer(&self, stored: *mut ffi::PyObject) -> Option<bool> {
-        if self.answers.is_empty() {
-            return None;
-        }
-        self.answers.get(&(stored as usize)).copied()
+        self.0.as_ref()?.by_address.get(&(stored as usize)).copied()
     }
 
     /// Whether `stored`'s answer is recorded.
@@ -73,8 +73,9 @@ impl Known {
             return Ok(equal);
         }
         let equal = keys_equal(&stored, key)?;
-        self.answers.insert(stored.as_ptr() as usize, equal);
-        self.held.push(stored.unbind());
+        let answers = self.0.get_or_insert_with(|| Box::new(Answers { held: Vec::new(), by_address: HashMap::new() }));
+        answers.by_address.insert(stored.as_ptr() as usize, equal);
+        answers.held.push(stored.unbind());
         Ok(equal)
     }
 }
@@ -123,8 +124,15 @@ fn builtin_eq(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> Option<bool> {
         || a.is_exact_instance_of::<PyInt>() && b.is_exact_instance_of::<PyInt>()
         || a.is_exact_instance_of::<PyBytes>() && b.is_exact_instance_of::<PyBytes>()
     {
-        // The builtin comparison of two exact str/int/bytes runs only C code and cannot fail.
-        return a.eq(b).ok();
+        // SAFETY: both are live objects. The builtin comparison of two exact str/int/bytes runs
+        // only C code and does not fail; should it (-1), clear the error and let `==` decide.
+        return match unsafe { ffi::PyObject_RichCompareBool(a.as_ptr(), b.as_ptr(), ffi::Py_EQ) } {
+            -1 => {
+                drop(PyErr::take(a.py()));
+                None
+            }
+            r => Some(r == 1),
+        };
     }
     let (a, b) = (a.cast_exact::<PyTuple>().ok()?, b.cast_exact::<PyTuple>().ok()?);
     if a.len() != b.len() {
