@@ -8,8 +8,8 @@ The workloads paste these snippets into their loops and compile one function per
 call per operation. `guard` wraps each operation (for example in `with lock:`).
 
 `local(m)` runs once in each thread before the start barrier and returns what that thread
-operates on: the object itself, or a per-thread handle (cereggii's ThreadHandle). A future
-lockless handle form is one more adapter with its own `local`.
+operates on: the object itself, or a per-thread handle (lockless's `thread_handle()`,
+cereggii's ThreadHandle).
 
 An adapter whose module does not import is skipped (`available()` is false).
 """
@@ -97,6 +97,16 @@ class Lockless(Impl):
             for key, value in items.items():
                 d[key] = value
         return d
+
+
+class LocklessHandle(Lockless):
+    """lockless's AtomicDict through a per-thread `thread_handle()`: the same table, an object
+    of the thread's own, so threads do not contend on one object's reference count."""
+
+    name = "lockless-handle"
+
+    def local(self, m):
+        return m.thread_handle()
 
 
 class Dict(Impl):
@@ -320,6 +330,7 @@ class LocalLoop(Impl):
 ALL: list[Impl] = [
     LocalLoop(),
     Lockless(),
+    LocklessHandle(),
     Dict(),
     DictLock(),
     Cereggii(),

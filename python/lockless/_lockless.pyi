@@ -280,7 +280,9 @@ class AtomicDictBase(Generic[_K, _V]):
 
     Every method here is one lock-free engine operation (no thread ever waits for another) and
     linearizable per key. Functions passed to ``compute``/``merge``/``replace``/``add`` run
-    inside a retry loop and may run more than once: keep them pure.
+    inside a retry loop and may run more than once: keep them pure. No Python code that a
+    method calls (``__eq__``, those functions, ``__del__``) runs while the thread holds back
+    memory reclamation, so one that blocks delays no release.
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
@@ -348,6 +350,13 @@ class AtomicDictBase(Generic[_K, _V]):
         OverflowError and leaves the dict unchanged."""
     def stats(self) -> dict[str, int]:
         """Diagnostics: capacity, len, dead, migrations, longest_probe (walks the table)."""
+    def thread_handle(self) -> Self:
+        """Another object of this type for the same contents, for one thread to use.
+
+        Everything done through a handle is done to this dict (and the other way round); only
+        the object differs. On free-threaded CPython every access to a shared object writes its
+        reference count, so threads that use one dict object contend on that cache line; a
+        handle made by (and used in) each thread avoids it. A handle keeps this dict alive."""
     def __class_getitem__(cls, item: Any) -> GenericAlias: ...
     def _copy_into(self, target: AtomicDictBase[_K, _V]) -> None: ...
     def reduce(self, pairs: Iterable[tuple[_K, Any]], fn: Callable[[_K, Any, Any], Any]) -> None:

@@ -10,7 +10,7 @@
 //! compare-and-exchange ([`PyAtomicDict::compute_with`]).
 
 use std::ptr::NonNull;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::{PyKeyError, PyMemoryError, PyOverflowError};
 use crossbeam_epoch::Guard;
@@ -92,7 +92,25 @@ fn capacity_error(err: CapacityError) -> PyErr {
 /// The compiled base of `lockless.AtomicDict`; use `lockless.AtomicDict`.
 #[pyclass(name = "AtomicDictBase", module = "lockless", subclass, frozen, weakref, mapping)]
 pub(crate) struct PyAtomicDict {
-    map: std::mem::ManuallyDrop<Map>,
+    /// The engine map, shared with the handles made by `thread_handle`. Its own allocation also
+    /// keeps the map's root pointer, read by every operation, off the cache line of this
+    /// object's reference count, which other threads' accesses write on free-threaded CPython.
+    map: std::mem::ManuallyDrop<Arc<Map>>,
+    /// For a handle: the dict it was made from. That dict alone reports the shared contents to
+    /// the GC (were two objects to report them, the GC would subtract each reference twice and
+    /// could free live objects); a handle reports only its reference to it.
+    origin: Option<Py<PyAtomicDict>>,
+}
+
+/// The first argument that tells `AtomicDictBase.__new__` to make a handle (see
+/// `thread_handle`): a private object, so no call a user writes can mean it.
+fn handle_marker(py: Python<'_>) -> &Bound<'_, PyAny> {
+    static MARKER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    MARKER
+        .get_or_init(py, || {
+            py.get_type::<pyo3::types::PyAny>().call0().expect("object() cannot fail").unbind()
+        })
+        .bind(py)
 }
 
 impl PyAtomicDict {
@@ -198,10 +216,28 @@ impl PyAtomicDict {
 #[pymethods]
 impl PyAtomicDict {
     /// Creates an empty map; `lockless.AtomicDict.__init__` fills it from the arguments.
+    /// (`thread_handle` calls it with a private marker and the dict to share.)
     #[new]
-    #[pyo3(signature = (*_args, **_kwargs))]
-    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        PyAtomicDict { map: std::mem::ManuallyDrop::new(Map::new()) }
+    #[pyo3(signature = (*args, **_kwargs))]
+    fn new(args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let py = args.py();
+        if args.len() == 2 && args.get_item(0)?.is(handle_marker(py)) {
+            let of = args.get_item(1)?;
+            let of = of.cast::<PyAtomicDict>()?;
+            let origin = of.get().origin.as_ref().map_or_else(|| of.clone().unbind(), |o| o.clone_ref(py));
+            let map = Arc::clone(&of.get().map);
+            return Ok(PyAtomicDict { map: std::mem::ManuallyDrop::new(map), origin: Some(origin) });
+        }
+        Ok(PyAtomicDict { map: std::mem::ManuallyDrop::new(Arc::new(Map::new())), origin: None })
+    }
+
+    /// Another object of this type for the same contents, for one thread to use in place of
+    /// the shared dict: see the README ("Sharing between threads").
+    fn thread_handle<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let cls = slf.get_type();
+        // `type(self).__new__` without `__init__`: a subclass's handle is of the subclass.
+        cls.call_method1(pyo3::intern!(py, "__new__"), (&cls, handle_marker(py), slf))
     }
 
     fn __len__(&self, py: Python<'_>) -> usize {
@@ -573,8 +609,12 @@ impl PyAtomicDict {
         pyo3::types::PyGenericAlias::new(cls.py(), cls.as_any(), item)
     }
 
-    /// Visits every key and value the map owns. Never pins, allocates or touches refcounts.
+    /// Visits every key and value the map owns (a handle: the dict it was made from). Never
+    /// pins, allocates or touches refcounts.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(origin) = &self.origin {
+            return visit.call(origin);
+        }
         let mut result = Ok(());
         // SAFETY: the collector calls tp_traverse attached to the interpreter, so a token is
         // valid for this call and does not escape it.
@@ -597,9 +637,12 @@ impl PyAtomicDict {
         result
     }
 
-    /// Breaks cycles by removing every key. Idempotent.
+    /// Breaks cycles by removing every key. Idempotent. A handle clears nothing: any cycle
+    /// through it passes through its origin (its one reference), whose clearing breaks it.
     fn __clear__(&self, py: Python<'_>) {
-        self.clear(py);
+        if self.origin.is_none() {
+            self.clear(py);
+        }
     }
 }
 
