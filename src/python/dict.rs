@@ -56,15 +56,6 @@ fn ptr(obj: &Bound<'_, PyAny>) -> NonNull<()> {
     unsafe { NonNull::new_unchecked(obj.as_ptr().cast()) }
 }
 
-/// A pointer the engine handed to a decision closure, as a borrowed Python object.
-///
-/// # Safety
-/// `p` is alive for `'py` uses within the closure (the engine's guard keeps it alive).
-unsafe fn borrowed<'py>(py: Python<'py>, p: NonNull<()>) -> Bound<'py, PyAny> {
-    // SAFETY: forwarded from the caller.
-    unsafe { Bound::from_borrowed_ptr(py, p.as_ptr().cast()) }
-}
-
 fn out<'py>(py: Python<'py>, value: Option<PyHandle>) -> Bound<'py, PyAny> {
     match value {
         Some(v) => v.into_bound(py),
@@ -72,9 +63,14 @@ fn out<'py>(py: Python<'py>, value: Option<PyHandle>) -> Bound<'py, PyAny> {
     }
 }
 
-/// Default of `add`'s `amount` and `default`.
+/// Default of `add`'s `amount` and `default`: a small int, which CPython caches (and makes
+/// immortal), so this allocates nothing.
 fn small_int(n: i64) -> Py<PyAny> {
-    Python::attach(|py| n.into_pyobject(py).expect("small ints convert").into_any().unbind())
+    // SAFETY: PyO3 evaluates argument defaults inside the method's trampoline, attached to the
+    // interpreter, so the token is valid for this call (and saves `Python::attach`'s
+    // bookkeeping on the counters' hot path).
+    let py = unsafe { Python::assume_attached() };
+    n.into_pyobject(py).expect("small ints convert").into_any().unbind()
 }
 
 /// Default of `get_many`'s `default`.
@@ -544,8 +540,13 @@ impl PyAtomicDict {
             let mut sum: Option<Bound<'py, PyAny>> = None;
             let done = self.try_keyed(py, key, hash, |g, k| {
                 self.map.modify(g, hash, ptr(key), eq_for(key, k), |current, _spare| {
-                    // SAFETY: `current` is alive under the engine's guard during this call.
-                    let base = current.map_or_else(|| default.clone(), |p| unsafe { borrowed(py, p) });
+                    // Borrowed, not a new reference: the value is usually another thread's
+                    // object, whose refcount an incref/decref pair would write atomically.
+                    let base = match current {
+                        // SAFETY: `current` is alive under the engine's guard during this call.
+                        Some(p) => unsafe { Borrowed::from_ptr(py, p.as_ptr().cast()) },
+                        None => default.as_borrowed(),
+                    };
                     if !is_plain_number(&base) {
                         return Err(Fail::Unpinned);
                     }
