@@ -5,6 +5,7 @@ use pyo3::types::PyTuple;
 
 use crate::engine::counter::Counter;
 use crate::python::errors::counter_overflow;
+use crate::python::fastcall::FastMethod;
 
 /// A counter that many threads increment without contending on one cache line.
 #[pyclass(name = "AtomicCounter", module = "lockless", frozen, weakref)]
@@ -76,5 +77,26 @@ impl PyAtomicCounter {
                 PyTuple::new(slf.py(), [value])?.into_any(),
             ],
         )
+    }
+}
+
+/// `increment()` with no argument, without PyO3's argument parser (see `fastcall.rs`).
+pub(crate) struct FastIncrement;
+
+impl FastMethod for FastIncrement {
+    const NAME: &'static std::ffi::CStr = c"increment";
+
+    fn fallback() -> &'static pyo3::sync::PyOnceLock<Py<PyAny>> {
+        static FALLBACK: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+        &FALLBACK
+    }
+
+    fn call<'py>(slf: &Bound<'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<PyResult<Bound<'py, PyAny>>> {
+        if !args.is_empty() {
+            return None;
+        }
+        // SAFETY: the method descriptor only calls us with instances of AtomicCounter.
+        let counter = unsafe { slf.cast_unchecked::<PyAtomicCounter>() };
+        Some(counter.get().inner.add(1).map_err(counter_overflow).map(|()| slf.py().None().into_bound(slf.py())))
     }
 }

@@ -530,3 +530,27 @@ impl PyAtomicInt {
         ))
     }
 }
+
+/// `increment_and_get()` with no argument, without PyO3's argument parser (see `fastcall.rs`).
+pub(crate) struct FastIncrementAndGet;
+
+impl crate::python::fastcall::FastMethod for FastIncrementAndGet {
+    const NAME: &'static std::ffi::CStr = c"increment_and_get";
+
+    fn fallback() -> &'static pyo3::sync::PyOnceLock<Py<PyAny>> {
+        static FALLBACK: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+        &FALLBACK
+    }
+
+    fn call<'py>(slf: &Bound<'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<PyResult<Bound<'py, PyAny>>> {
+        if !args.is_empty() {
+            return None;
+        }
+        // SAFETY: the method descriptor only calls us with instances of AtomicInt.
+        let atomic = unsafe { slf.cast_unchecked::<PyAtomicInt>() };
+        Some(match atomic.get().inner.add(1) {
+            Ok((_, new)) => Ok(new.into_pyobject(slf.py()).expect("int64 converts").into_any()),
+            Err(err) => Err(int_error(err)),
+        })
+    }
+}

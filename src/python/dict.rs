@@ -203,6 +203,51 @@ impl PyAtomicDict {
         }
     }
 
+    /// `add`: stores `current + amount` (`default + amount` if absent) and returns it.
+    fn add_to<'py>(
+        &self,
+        key: &Bound<'py, PyAny>,
+        amount: &Bound<'py, PyAny>,
+        default: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = key.py();
+        let hash = hash_of(key)?;
+        if is_plain_number(amount) && is_plain_number(default) {
+            // The fast path: one engine operation, the sum computed inside it, since adding
+            // exact ints and floats runs no Python code. Any other stored value makes it give up
+            // unchanged, for the general path below.
+            let mut sum: Option<Bound<'py, PyAny>> = None;
+            let done = self.try_keyed(py, key, hash, |g, k| {
+                self.map.modify(g, hash, ptr(key), eq_for(key, k), |current, _spare| {
+                    // Borrowed, not a new reference: the value is usually another thread's
+                    // object, whose refcount an incref/decref pair would write atomically.
+                    let base = match current {
+                        // SAFETY: `current` is alive under the engine's guard during this call.
+                        Some(p) => unsafe { Borrowed::from_ptr(py, p.as_ptr().cast()) },
+                        None => default.as_borrowed(),
+                    };
+                    if !is_plain_number(&base) {
+                        return Err(Fail::Unpinned);
+                    }
+                    let new = base.add(amount)?;
+                    let handle = PyHandle::new(&new);
+                    sum = Some(new);
+                    Ok(Action::Set(handle))
+                })
+            });
+            match done {
+                Ok(_) => return Ok(sum.expect("a stored sum")),
+                Err(Fail::Py(err)) => return Err(err),
+                Err(Fail::Unpinned | Fail::Compare(_)) => {}
+            }
+        }
+        let stored = self.compute_with(py, key, hash, |current| {
+            let base = current.unwrap_or_else(|| default.clone());
+            Ok(Some(base.add(amount)?))
+        })?;
+        Ok(stored.expect("add always stores"))
+    }
+
     fn iterator(&self, py: Python<'_>, kind: IterKind) -> PyDictIterator {
         let iter = pinned(py, |g| self.map.iter(g));
         PyDictIterator { iter: Mutex::new(iter), kind }
@@ -523,7 +568,7 @@ impl PyAtomicDict {
         Ok(())
     }
 
-    #[pyo3(signature = (key, amount = small_int(1), default = small_int(0)))]
+    #[pyo3(signature = (key, amount = small_int(1), default = small_int(0)), text_signature = "($self, key, amount=1, default=0)")]
     fn add<'py>(
         &self,
         py: Python<'py>,
@@ -531,42 +576,7 @@ impl PyAtomicDict {
         amount: Py<PyAny>,
         default: Py<PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (amount, default) = (amount.into_bound(py), default.into_bound(py));
-        let hash = hash_of(key)?;
-        if is_plain_number(&amount) && is_plain_number(&default) {
-            // The fast path: one engine operation, the sum computed inside it, since adding
-            // exact ints and floats runs no Python code. Any other stored value makes it give up
-            // unchanged, for the general path below.
-            let mut sum: Option<Bound<'py, PyAny>> = None;
-            let done = self.try_keyed(py, key, hash, |g, k| {
-                self.map.modify(g, hash, ptr(key), eq_for(key, k), |current, _spare| {
-                    // Borrowed, not a new reference: the value is usually another thread's
-                    // object, whose refcount an incref/decref pair would write atomically.
-                    let base = match current {
-                        // SAFETY: `current` is alive under the engine's guard during this call.
-                        Some(p) => unsafe { Borrowed::from_ptr(py, p.as_ptr().cast()) },
-                        None => default.as_borrowed(),
-                    };
-                    if !is_plain_number(&base) {
-                        return Err(Fail::Unpinned);
-                    }
-                    let new = base.add(&amount)?;
-                    let handle = PyHandle::new(&new);
-                    sum = Some(new);
-                    Ok(Action::Set(handle))
-                })
-            });
-            match done {
-                Ok(_) => return Ok(sum.expect("a stored sum")),
-                Err(Fail::Py(err)) => return Err(err),
-                Err(Fail::Unpinned | Fail::Compare(_)) => {}
-            }
-        }
-        let stored = self.compute_with(py, key, hash, |current| {
-            let base = current.unwrap_or_else(|| default.clone());
-            Ok(Some(base.add(&amount)?))
-        })?;
-        Ok(stored.expect("add always stores"))
+        self.add_to(key, &amount.into_bound(py), &default.into_bound(py))
     }
 
     #[pyo3(signature = (keys, default = not_found_default()))]
@@ -697,5 +707,26 @@ impl PyDictIterator {
             IterKind::Values => v,
             IterKind::Items => PyTuple::new(py, [k, v])?.into_any(),
         }))
+    }
+}
+
+/// `add(key)` with one positional argument, without PyO3's argument parser (see `fastcall.rs`):
+/// the hot counters' call.
+pub(crate) struct FastAdd;
+
+impl crate::python::fastcall::FastMethod for FastAdd {
+    const NAME: &'static std::ffi::CStr = c"add";
+
+    fn fallback() -> &'static PyOnceLock<Py<PyAny>> {
+        static FALLBACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        &FALLBACK
+    }
+
+    fn call<'py>(slf: &Bound<'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<PyResult<Bound<'py, PyAny>>> {
+        let [key] = args else { return None };
+        // SAFETY: the method descriptor only calls us with instances of AtomicDictBase.
+        let dict = unsafe { slf.cast_unchecked::<PyAtomicDict>() };
+        let py = slf.py();
+        Some(dict.get().add_to(key, small_int(1).bind(py), small_int(0).bind(py)))
     }
 }

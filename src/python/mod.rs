@@ -6,6 +6,7 @@ mod atomic_int;
 mod atomic_ref;
 mod dict;
 mod errors;
+mod fastcall;
 mod handle;
 mod key;
 
@@ -32,5 +33,9 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dict::PyDictIterator>()?;
     m.add_class::<dict::NotFoundType>()?;
     m.add("NOT_FOUND", dict::not_found(m.py()))?;
+    let py = m.py();
+    fastcall::install::<atomic_counter::FastIncrement>(&py.get_type::<atomic_counter::PyAtomicCounter>())?;
+    fastcall::install::<atomic_int::FastIncrementAndGet>(&py.get_type::<atomic_int::PyAtomicInt>())?;
+    fastcall::install::<dict::FastAdd>(&py.get_type::<dict::PyAtomicDict>())?;
     Ok(())
 }

@@ -1,0 +1,119 @@
+//! Fast paths for the hottest calls: `AtomicCounter.increment()`, `AtomicInt.increment_and_get()`
+//! and `AtomicDict.add(key)`.
+//!
+//! PyO3 runs every call of a method that has optional parameters through its generic argument
+//! parser: about 140 instructions (callgrind), more than `AtomicCounter.increment()` itself
+//! costs. For these few methods we put a `METH_FASTCALL | METH_KEYWORDS` function of our own in
+//! the type's dict, over the method PyO3 made. It serves the common call (the positional
+//! arguments [`FastMethod::call`] accepts, no keywords) directly and hands every other call,
+//! unchanged, to PyO3's method, which it keeps: so arguments are checked, converted and reported
+//! exactly as before, and `__doc__` and the signature are PyO3's.
+
+use std::ffi::{CStr, CString};
+
+use pyo3::ffi;
+use pyo3::impl_::trampoline::{fastcall_cfunction_with_keywords as pyo3_fastcall, MethodDef};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+
+/// A method with a fast path.
+pub(crate) trait FastMethod {
+    /// The method's name.
+    const NAME: &'static CStr;
+
+    /// Where [`install`] keeps the method PyO3 made, for every call the fast path declines.
+    fn fallback() -> &'static PyOnceLock<Py<PyAny>>;
+
+    /// Serves `slf.NAME(*args)` (no keywords), or returns `None` to leave it to the fallback.
+    /// `slf` is an instance of the type the method was installed on (CPython's method
+    /// descriptor checks that before calling).
+    fn call<'py>(slf: &Bound<'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<PyResult<Bound<'py, PyAny>>>;
+}
+
+/// Replaces `ty.M::NAME` with the fast path, keeping PyO3's method as its fallback. Call once,
+/// at module initialisation.
+pub(crate) fn install<M: FastMethod>(ty: &Bound<'_, PyType>) -> PyResult<()> {
+    let py = ty.py();
+    let name = M::NAME.to_str().expect("method names are ASCII");
+    let original = ty.getattr(name)?;
+    // PyO3's docstring with its signature line, so `help()` and `inspect.signature` see the
+    // same method as before.
+    let signature: String = original.getattr("__text_signature__")?.extract().unwrap_or_default();
+    let doc: String = original.getattr("__doc__")?.extract().unwrap_or_default();
+    let doc = CString::new(format!("{name}{signature}\n--\n\n{doc}")).expect("docstrings have no NUL");
+    // Leaked on purpose: CPython keeps pointers to the definition and its strings for as long as
+    // the type lives, which is the life of the process (we refuse subinterpreters).
+    let def = Box::leak(Box::new(ffi::PyMethodDef {
+        ml_name: M::NAME.as_ptr(),
+        ml_meth: ffi::PyMethodDefPointer { PyCFunctionFastWithKeywords: pyo3_fastcall::<Body<M>> },
+        ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+        ml_doc: Box::leak(doc.into_boxed_c_str()).as_ptr(),
+    }));
+    // SAFETY: `ty` is a live type object and `def` a definition that outlives it.
+    let descr = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyDescr_NewMethod(ty.as_type_ptr(), def))? };
+    if M::fallback().set(py, original.unbind()).is_err() {
+        return Ok(()); // already installed
+    }
+    ty.setattr(name, descr)
+}
+
+/// `M`'s body behind PyO3's own trampoline, which does the attach bookkeeping every PyO3 method
+/// gets (so dropping a `Py` in the body decrefs at once rather than through PyO3's pending
+/// pool). `pyo3::impl_` is PyO3's hidden API; Cargo.toml pins PyO3 to 0.28.x.
+struct Body<M>(std::marker::PhantomData<M>);
+
+impl<M: FastMethod> MethodDef<pyo3_fastcall::Func> for Body<M> {
+    const METH: pyo3_fastcall::Func = body::<M>;
+}
+
+/// The call, attached.
+///
+/// # Safety
+/// Called through PyO3's trampoline by CPython's method descriptor, with `slf` an instance of
+/// the type and `args` holding `PyVectorcall_NARGS(nargsf)` positional arguments followed by one
+/// value per name in `kwnames` (a tuple, or null).
+unsafe fn body<M: FastMethod>(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: plain arithmetic on the count CPython passed.
+    let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) } as usize;
+    // SAFETY: CPython passes a live `self`.
+    let this = unsafe { Borrowed::from_ptr(py, slf) };
+    if kwnames.is_null() && nargs <= 2 {
+        let mut positional = [this; 2];
+        for (i, slot) in positional.iter_mut().take(nargs).enumerate() {
+            // SAFETY: `args` holds `nargs` live positional arguments for this call.
+            *slot = unsafe { Borrowed::from_ptr(py, *args.add(i)) };
+        }
+        if let Some(result) = M::call(&this, &positional[..nargs]) {
+            return result.map(Bound::into_ptr);
+        }
+    }
+    // Every other call: PyO3's method, called as `method(self, *args, **kwargs)`.
+    let fallback = M::fallback().get(py).expect("installed before the type is used");
+    let nkw = if kwnames.is_null() {
+        0
+    } else {
+        // SAFETY: `kwnames` is a tuple when not null.
+        unsafe { ffi::PyTuple_GET_SIZE(kwnames) as usize }
+    };
+    let mut stack = Vec::with_capacity(1 + nargs + nkw);
+    stack.push(slf);
+    if nargs + nkw > 0 {
+        // SAFETY: `args` holds `nargs + nkw` pointers for this call (and is not null then).
+        stack.extend_from_slice(unsafe { std::slice::from_raw_parts(args, nargs + nkw) });
+    }
+    // SAFETY: the stack holds `1 + nargs` positional arguments and then one value per keyword
+    // name, as vectorcall expects; all are alive for the call.
+    let out = unsafe { ffi::PyObject_Vectorcall(fallback.as_ptr(), stack.as_ptr(), 1 + nargs, kwnames) };
+    if out.is_null() {
+        Err(PyErr::fetch(py))
+    } else {
+        Ok(out)
+    }
+}

@@ -1,0 +1,74 @@
+"""The hottest calls (AtomicCounter.increment(), AtomicInt.increment_and_get(), AtomicDict.add(key))
+skip PyO3's argument parser (src/python/fastcall.rs). Every other form of the call goes to the
+method PyO3 made: these tests pin down that both routes behave as one method."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from lockless import AtomicCounter, AtomicDict, AtomicInt
+
+
+def test_counter_increment_in_every_form_adds_the_same():
+    c = AtomicCounter()
+    c.increment()
+    c.increment(1)
+    c.increment(n=1)
+    AtomicCounter.increment(c)
+    assert c.get() == 4
+
+
+def test_int_increment_and_get_in_every_form_returns_the_new_value():
+    a = AtomicInt(2**62)
+    assert a.increment_and_get() == 2**62 + 1
+    assert a.increment_and_get(2) == 2**62 + 3
+    assert a.increment_and_get(n=3) == 2**62 + 6
+    assert AtomicInt.increment_and_get(a) == 2**62 + 7
+
+
+def test_fast_and_general_add_agree():
+    d = AtomicDict()
+    assert d.add("k") == 1
+    assert d.add("k", 2) == 3
+    assert d.add("k", amount=3) == 6
+    assert d.add("n", default=10) == 11
+    assert AtomicDict.add(d, "k") == 7
+
+
+def test_the_fast_paths_raise_what_the_methods_raise():
+    with pytest.raises(OverflowError):
+        AtomicInt(2**63 - 1).increment_and_get()
+    with pytest.raises(TypeError, match="unhashable"):
+        AtomicDict().add([])
+    with pytest.raises(TypeError):
+        AtomicDict().add()
+    with pytest.raises(TypeError):
+        AtomicCounter().increment(1, 2)
+    with pytest.raises(TypeError):
+        AtomicCounter().increment(m=1)
+    with pytest.raises(TypeError):
+        AtomicCounter.increment(AtomicInt())  # the descriptor checks self's type
+
+
+def test_add_of_an_absent_key_to_a_non_number_default_goes_the_general_way():
+    d = AtomicDict()
+    assert d.add("l", [1], []) == [1]
+    assert d.add("l", [2]) == [1, 2]
+
+
+def test_signatures_and_docs_are_the_methods_own():
+    assert str(inspect.signature(AtomicCounter.increment)) == "(self, /, n=1)"
+    assert str(inspect.signature(AtomicInt.increment_and_get)) == "(self, /, n=1)"
+    assert str(inspect.signature(AtomicDict.add)) == "(self, /, key, amount=1, default=0)"
+    assert AtomicCounter.increment.__doc__.startswith("Adds `n`")
+
+
+def test_a_subclass_may_override_add():
+    class Doubling(AtomicDict):
+        def add(self, key, amount=1, default=0):
+            return super().add(key, 2 * amount, default)
+
+    d = Doubling()
+    assert d.add("k") == 2 and d.add("k") == 4
