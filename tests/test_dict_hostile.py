@@ -857,21 +857,6 @@ CHURN_AT_EXIT = """
 """
 
 
-def test_interpreter_exit_while_daemon_threads_churn_a_dict_exits_cleanly():
-    # Three runs with different timings; the churn includes callbacks that sleep (detach and
-    # re-attach), as user functions passed to compute or __eq__ may. CPython 3.13 ends a daemon
-    # thread that re-attaches during finalization with pthread_exit, a forced unwind; this
-    # passes because the extension is built with panic = "abort" (Cargo.toml), so no
-    # catch_unwind frame stops that unwind (with panic = "unwind", glibc aborts the process).
-    for delay in (0.1, 0.3, 0.5):
-        out = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(CHURN_AT_EXIT), str(delay)],
-            capture_output=True, text=True, timeout=120,
-        )
-        assert out.returncode == 0, (delay, out.returncode, out.stderr[-3000:])
-        assert out.stdout.strip() == "exiting"
-
-
 DEL_AT_EXIT = """
     import gc, sys, threading, time
     from lockless import AtomicDict, AtomicRef, NOT_FOUND
@@ -911,13 +896,28 @@ DEL_AT_EXIT = """
 """
 
 
-def test_interpreter_exit_while_daemon_threads_sleep_in_del_and_eq_exits_cleanly():
-    # Like the test above, with the thread ended inside a __del__ run by a deferred release (after
-    # the pin), inside __eq__ and inside a compute function, on dicts and an AtomicRef.
-    for delay in (0.05, 0.2, 0.4):
+def exits_cleanly(script: str, delays: tuple[float, ...]) -> None:
+    """Runs `script` once per delay (how long its daemon threads churn before the main thread
+    returns) and checks that each process exits 0 having printed "exiting"."""
+    for delay in delays:
         out = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(DEL_AT_EXIT), str(delay)],
+            [sys.executable, "-c", textwrap.dedent(script), str(delay)],
             capture_output=True, text=True, timeout=120,
         )
         assert out.returncode == 0, (delay, out.returncode, out.stderr[-3000:])
         assert out.stdout.strip() == "exiting"
+
+
+def test_interpreter_exit_while_daemon_threads_churn_a_dict_exits_cleanly():
+    # The churn includes callbacks that sleep (detach and re-attach), as user functions passed to
+    # compute or __eq__ may. CPython 3.13 ends a daemon thread that re-attaches during
+    # finalization with pthread_exit, a forced unwind; this passes because the extension is
+    # built with panic = "abort" (Cargo.toml), so no catch_unwind frame stops that unwind (with
+    # panic = "unwind", glibc aborts the process).
+    exits_cleanly(CHURN_AT_EXIT, (0.1, 0.3, 0.5))
+
+
+def test_interpreter_exit_while_daemon_threads_sleep_in_del_and_eq_exits_cleanly():
+    # Like the test above, with the thread ended inside a __del__ run by a deferred release (after
+    # the pin), inside __eq__ and inside a compute function, on dicts and an AtomicRef.
+    exits_cleanly(DEL_AT_EXIT, (0.05, 0.2, 0.4))

@@ -86,10 +86,7 @@ pub(crate) struct FastIncrement;
 impl FastMethod for FastIncrement {
     const NAME: &'static std::ffi::CStr = c"increment";
 
-    fn fallback() -> &'static pyo3::sync::PyOnceLock<Py<PyAny>> {
-        static FALLBACK: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
-        &FALLBACK
-    }
+    crate::python::fastcall::fallback_slot!();
 
     fn call<'py>(slf: &Bound<'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<PyResult<Bound<'py, PyAny>>> {
         if !args.is_empty() {

@@ -537,10 +537,7 @@ pub(crate) struct FastIncrementAndGet;
 impl crate::python::fastcall::FastMethod for FastIncrementAndGet {
     const NAME: &'static std::ffi::CStr = c"increment_and_get";
 
-    fn fallback() -> &'static pyo3::sync::PyOnceLock<Py<PyAny>> {
-        static FALLBACK: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
-        &FALLBACK
-    }
+    crate::python::fastcall::fallback_slot!();
 
     fn call<'py>(slf: &Bound<'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<PyResult<Bound<'py, PyAny>>> {
         if !args.is_empty() {

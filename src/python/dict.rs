@@ -717,10 +717,7 @@ pub(crate) struct FastAdd;
 impl crate::python::fastcall::FastMethod for FastAdd {
     const NAME: &'static std::ffi::CStr = c"add";
 
-    fn fallback() -> &'static PyOnceLock<Py<PyAny>> {
-        static FALLBACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        &FALLBACK
-    }
+    crate::python::fastcall::fallback_slot!();
 
     fn call<'py>(slf: &Bound<'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<PyResult<Bound<'py, PyAny>>> {
         let [key] = args else { return None };

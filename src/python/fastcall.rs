@@ -31,6 +31,17 @@ pub(crate) trait FastMethod {
     fn call<'py>(slf: &Bound<'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<PyResult<Bound<'py, PyAny>>>;
 }
 
+/// Defines [`FastMethod::fallback`] with a static of the impl's own.
+macro_rules! fallback_slot {
+    () => {
+        fn fallback() -> &'static pyo3::sync::PyOnceLock<pyo3::Py<pyo3::PyAny>> {
+            static FALLBACK: pyo3::sync::PyOnceLock<pyo3::Py<pyo3::PyAny>> = pyo3::sync::PyOnceLock::new();
+            &FALLBACK
+        }
+    };
+}
+pub(crate) use fallback_slot;
+
 /// Replaces `ty.M::NAME` with the fast path, keeping PyO3's method as its fallback. Call once,
 /// at module initialisation.
 pub(crate) fn install<M: FastMethod>(ty: &Bound<'_, PyType>) -> PyResult<()> {
