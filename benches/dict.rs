@@ -30,7 +30,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use lockless::engine::dict::AtomicDict;
+use lockless::engine::dict::{AtomicDict, KeyHash};
 use lockless::engine::reclaim::{pin, Handle};
 
 type Obj = Arc<u64>;
@@ -71,17 +71,17 @@ impl BenchMap for Engine {
 
     fn get(&self, k: &Obj) -> bool {
         let g = pin();
-        black_box(infallible(self.0.get(&g, **k, eq(**k)))).is_some()
+        black_box(infallible(self.0.get(&g, KeyHash::new(**k), eq(**k)))).is_some()
     }
 
     fn insert(&self, k: &Obj, v: &Obj) {
         let g = pin();
-        black_box(infallible(self.0.insert(&g, **k, k.as_ptr(), eq(**k), v.clone())));
+        black_box(infallible(self.0.insert(&g, KeyHash::new(**k), k.as_ptr(), eq(**k), v.clone())));
     }
 
     fn remove(&self, k: &Obj) {
         let g = pin();
-        black_box(infallible(self.0.remove(&g, **k, k.as_ptr(), eq(**k))));
+        black_box(infallible(self.0.remove(&g, KeyHash::new(**k), k.as_ptr(), eq(**k))));
     }
 }
 

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{flush_epoch_until, identity_hash, one_hash, two_bit_hash, Map};
+use common::{flush_epoch_until, identity_hash, one_hash, two_bit_hash, Map, Tags};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -79,7 +79,11 @@ impl Model {
 }
 
 fn run(hasher: fn(u64) -> u64, cap: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let map = Map::with_capacity(hasher, cap);
+    run_tagged(hasher, cap, Tags::Hash, ops)
+}
+
+fn run_tagged(hasher: fn(u64) -> u64, cap: usize, tags: Tags, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let map = Map::with_tags(hasher, cap, tags);
     let mut model = Model::default();
     for op in ops {
         match op {
@@ -141,10 +145,21 @@ fn run(hasher: fn(u64) -> u64, cap: usize, ops: Vec<Op>) -> Result<(), TestCaseE
             Op::Items => prop_assert_eq!(map.items(), model.items()),
             Op::Len => prop_assert_eq!(map.len(), model.map.len()),
             Op::KeysWithHash(k) => {
-                let mut expected: Vec<u64> =
-                    model.map.keys().copied().filter(|&x| hasher(x) == hasher(k)).collect();
-                expected.sort_unstable();
-                prop_assert_eq!(map.keys_with_hash(k), expected);
+                // The keys a lookup of k compares: every stored key of k's hash when tags come
+                // from the hash; with fingerprints, k itself if stored (and perhaps a few whose
+                // tags collide), never a key of another hash.
+                let got = map.keys_with_hash(k);
+                let same_hash: Vec<u64> = {
+                    let mut v: Vec<u64> = model.map.keys().copied().filter(|&x| hasher(x) == hasher(k)).collect();
+                    v.sort_unstable();
+                    v
+                };
+                if matches!(tags, Tags::Hash) {
+                    prop_assert_eq!(got, same_hash);
+                } else {
+                    prop_assert!(got.iter().all(|x| same_hash.contains(x)), "{:?} not all of hash {}", got, hasher(k));
+                    prop_assert_eq!(got.contains(&k), model.map.contains_key(&k));
+                }
             }
         }
     }
@@ -178,5 +193,22 @@ proptest! {
     #[test]
     fn matches_hashmap_with_a_larger_initial_capacity(ops in prop::collection::vec(op(), 1..200)) {
         run(identity_hash, 100, ops)?;
+    }
+
+    #[test]
+    fn matches_hashmap_when_one_hash_keys_carry_fingerprints(ops in prop::collection::vec(op(), 1..200)) {
+        run_tagged(one_hash, 0, Tags::Fingerprint, ops)?;
+    }
+
+    #[test]
+    fn matches_hashmap_when_fingerprinted_and_hash_tagged_calls_alternate(
+        ops in prop::collection::vec(op(), 1..200)
+    ) {
+        run_tagged(two_bit_hash, 0, Tags::Mixed, ops)?;
+    }
+
+    #[test]
+    fn matches_hashmap_with_one_hash_and_alternating_tag_kinds(ops in prop::collection::vec(op(), 1..200)) {
+        run_tagged(one_hash, 0, Tags::Mixed, ops)?;
     }
 }

@@ -16,7 +16,7 @@ use std::sync::{Arc as StdArc, Mutex};
 
 use loom::sync::Arc;
 use loom::thread;
-use lockless::engine::dict::{Action, AtomicDict, Outcome};
+use lockless::engine::dict::{Action, AtomicDict, KeyHash, Outcome};
 use lockless::engine::reclaim::{pin, Handle};
 
 /// A `u64` that counts how many of its kind are alive (a std counter: not part of the model).
@@ -62,7 +62,7 @@ impl Map {
 
     fn get_obj(&self, k: u64) -> Option<Obj> {
         let g = pin();
-        self.inner.get(&g, k, Self::eq(k)).unwrap()
+        self.inner.get(&g, KeyHash::new(k), Self::eq(k)).unwrap()
     }
 
     /// Stores `v` under `k`; what the write did (`Inserted` or `Replaced`) and the old value.
@@ -73,7 +73,7 @@ impl Map {
         let g = pin();
         let outcome = self
             .inner
-            .modify(&g, k, key.as_ptr(), Self::eq(k), |current, spare| {
+            .modify(&g, KeyHash::new(k), key.as_ptr(), Self::eq(k), |current, spare| {
                 // SAFETY: `current` is alive under `g` (modify's contract).
                 previous = current.map(|p| unsafe { p.cast::<Tracked>().as_ref() }.n);
                 Ok::<_, ()>(Action::Set(spare.or_else(|| value.take()).unwrap()))
@@ -85,7 +85,7 @@ impl Map {
     fn remove(&self, k: u64) -> Option<u64> {
         let key = self.obj(k);
         let g = pin();
-        self.inner.remove(&g, k, key.as_ptr(), Self::eq(k)).unwrap().map(|v| v.n)
+        self.inner.remove(&g, KeyHash::new(k), key.as_ptr(), Self::eq(k)).unwrap().map(|v| v.n)
     }
 
     fn cas(&self, k: u64, expected: &Obj, desired: u64) -> bool {
@@ -93,7 +93,7 @@ impl Map {
         let desired = self.obj(desired);
         let g = pin();
         self.inner
-            .compare_and_set(&g, k, key.as_ptr(), Self::eq(k), Some(expected.as_ptr()), Some(desired))
+            .compare_and_set(&g, KeyHash::new(k), key.as_ptr(), Self::eq(k), Some(expected.as_ptr()), Some(desired))
             .unwrap()
     }
 

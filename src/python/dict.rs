@@ -19,7 +19,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::engine::dict::{Action, AtomicDict, CapacityError, Iter, Outcome};
+use crate::engine::dict::{Action, AtomicDict, CapacityError, Iter, KeyHash, Outcome};
 use crate::python::handle::{pinned, PyHandle};
 use crate::python::key::{eq_for, hash_of, is_plain_number, keys_equal, Fail, Known};
 
@@ -118,7 +118,7 @@ impl PyAtomicDict {
         &self,
         py: Python<'_>,
         key: &Bound<'_, PyAny>,
-        hash: u64,
+        hash: KeyHash,
         mut op: impl FnMut(&Guard, &Known) -> Result<R, Fail>,
     ) -> Result<R, Fail> {
         let mut known = Known::default();
@@ -149,7 +149,7 @@ impl PyAtomicDict {
         &self,
         py: Python<'_>,
         key: &Bound<'_, PyAny>,
-        hash: u64,
+        hash: KeyHash,
         op: impl FnMut(&Guard, &Known) -> Result<R, Fail>,
     ) -> PyResult<R> {
         self.try_keyed(py, key, hash, op).map_err(|fail| match fail {
@@ -183,7 +183,7 @@ impl PyAtomicDict {
         &self,
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
-        hash: u64,
+        hash: KeyHash,
         mut f: impl FnMut(Option<Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyAny>>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let mut current =
@@ -534,12 +534,12 @@ impl PyAtomicDict {
     fn reduce(&self, py: Python<'_>, pairs: &Bound<'_, PyAny>, r#fn: &Bound<'_, PyAny>) -> PyResult<()> {
         let nf = not_found(py);
         // Groups by hash, then by key equality: (hash, key, accumulated value).
-        let mut groups: Vec<(u64, Bound<'_, PyAny>, Bound<'_, PyAny>)> = Vec::new();
+        let mut groups: Vec<(KeyHash, Bound<'_, PyAny>, Bound<'_, PyAny>)> = Vec::new();
         let mut by_hash: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::new();
         for (n, pair) in pairs.try_iter()?.enumerate() {
             let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
             let hash = hash_of(&key)?;
-            let candidates = by_hash.entry(hash).or_default();
+            let candidates = by_hash.entry(hash.hash).or_default();
             let mut found = None;
             for &i in candidates.iter() {
                 if keys_equal(&groups[i].1, &key)? {

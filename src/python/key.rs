@@ -21,9 +21,37 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyTuple};
 
-/// A key's hash as the engine takes it (`hash()` once, here, before the operation).
-pub(crate) fn hash_of(key: &Bound<'_, PyAny>) -> PyResult<u64> {
-    Ok(key.hash()? as u64)
+use crate::engine::dict::KeyHash;
+
+/// A key's hash as the engine takes it (`hash()` once, here, before the operation). An exact
+/// int also gets a fingerprint, its low 64 bits: ints that share a hash (any `i * (2**61 - 1)`
+/// has hash 0) then get different index tags, so a probe past them reads only the index instead
+/// of comparing each one (see `KeyHash`). Other types, floats equal to ints included, are tagged
+/// by their hash, and tags of the two kinds always match.
+pub(crate) fn hash_of(key: &Bound<'_, PyAny>) -> PyResult<KeyHash> {
+    let hash = key.hash()? as u64;
+    if key.is_exact_instance_of::<PyInt>() {
+        if let Some(low) = low_bits(key) {
+            return Ok(KeyHash::with_fingerprint(hash, low));
+        }
+    }
+    Ok(KeyHash::new(hash))
+}
+
+/// The low 64 bits of an exact int (two's complement), or `None` if they cannot be had.
+fn low_bits(int: &Bound<'_, PyAny>) -> Option<u64> {
+    let mut overflow = 0;
+    // SAFETY: `int` is a live int object; the call only reads it.
+    let small = unsafe { ffi::PyLong_AsLongLongAndOverflow(int.as_ptr(), &mut overflow) };
+    if overflow == 0 {
+        return Some(small as u64);
+    }
+    // Larger than 64 bits: mask (rare, and only a new int object's worth of work).
+    static MASK: pyo3::sync::PyOnceLock<Py<PyInt>> = pyo3::sync::PyOnceLock::new();
+    let py = int.py();
+    let mask = MASK.get_or_init(py, || u64::MAX.into_pyobject(py).expect("u64 converts").unbind());
+    // Fails only with MemoryError; then the hash tag serves, always correct, merely slower.
+    int.bitand(mask.bind(py)).and_then(|low| low.extract::<u64>()).ok()
 }
 
 /// Why a binding's engine operation stopped without completing.

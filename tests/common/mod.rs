@@ -7,7 +7,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 
-use lockless::engine::dict::{AtomicDict, Stats};
+use lockless::engine::dict::{AtomicDict, KeyHash, Stats};
 use lockless::engine::reclaim::{pin, Handle};
 
 /// A value that counts how many of its kind are alive.
@@ -24,9 +24,23 @@ impl Drop for Tracked {
 
 pub type Obj = Arc<Tracked>;
 
+/// How the map's operations tag their keys (see `KeyHash`).
+#[derive(Clone, Copy, Debug)]
+pub enum Tags {
+    /// From the hash alone, as for keys the caller cannot fingerprint.
+    Hash,
+    /// From the key's value, as the binding does for exact ints.
+    Fingerprint,
+    /// Alternately one and the other, call by call, as when int keys are looked up with equal
+    /// floats: tags of the two kinds must still find each other's keys.
+    Mixed,
+}
+
 pub struct Map {
     pub inner: AtomicDict<Obj, Obj>,
     hasher: fn(u64) -> u64,
+    tags: Tags,
+    calls: std::sync::atomic::AtomicU64,
     pub live: Arc<AtomicIsize>,
 }
 
@@ -36,10 +50,31 @@ impl Map {
     }
 
     pub fn with_capacity(hasher: fn(u64) -> u64, cap: usize) -> Self {
+        Self::with_tags(hasher, cap, Tags::Hash)
+    }
+
+    pub fn with_tags(hasher: fn(u64) -> u64, cap: usize, tags: Tags) -> Self {
         Map {
             inner: AtomicDict::with_capacity(cap).unwrap(),
             hasher,
+            tags,
+            calls: std::sync::atomic::AtomicU64::new(0),
             live: Arc::new(AtomicIsize::new(0)),
+        }
+    }
+
+    /// Key `k`'s hash and tag for one call.
+    fn kh(&self, k: u64) -> KeyHash {
+        let hash = (self.hasher)(k);
+        let fingerprint = match self.tags {
+            Tags::Hash => false,
+            Tags::Fingerprint => true,
+            Tags::Mixed => self.calls.fetch_add(1, Ordering::Relaxed) % 2 == 0,
+        };
+        if fingerprint {
+            KeyHash::with_fingerprint(hash, k)
+        } else {
+            KeyHash::new(hash)
         }
     }
 
@@ -55,18 +90,18 @@ impl Map {
 
     pub fn get(&self, k: u64) -> Option<u64> {
         let g = pin();
-        self.inner.get(&g, (self.hasher)(k), Self::eq(k)).unwrap().map(|v| v.n)
+        self.inner.get(&g, self.kh(k), Self::eq(k)).unwrap().map(|v| v.n)
     }
 
     pub fn get_obj(&self, k: u64) -> Option<Obj> {
         let g = pin();
-        self.inner.get(&g, (self.hasher)(k), Self::eq(k)).unwrap()
+        self.inner.get(&g, self.kh(k), Self::eq(k)).unwrap()
     }
 
     /// The stored keys with `k`'s hash, sorted (the engine gives them in probe order).
     pub fn keys_with_hash(&self, k: u64) -> Vec<u64> {
         let g = pin();
-        let mut keys: Vec<u64> = self.inner.keys_with_hash(&g, (self.hasher)(k)).iter().map(|key| key.n).collect();
+        let mut keys: Vec<u64> = self.inner.keys_with_hash(&g, self.kh(k)).iter().map(|key| key.n).collect();
         keys.sort_unstable();
         keys
     }
@@ -75,7 +110,7 @@ impl Map {
         let key = self.obj(k);
         let g = pin();
         let value = self.obj(v);
-        self.inner.insert(&g, (self.hasher)(k), key.as_ptr(), Self::eq(k), value).unwrap().map(|v| v.n)
+        self.inner.insert(&g, self.kh(k), key.as_ptr(), Self::eq(k), value).unwrap().map(|v| v.n)
     }
 
     pub fn insert_if_absent(&self, k: u64, v: u64) -> Option<u64> {
@@ -83,7 +118,7 @@ impl Map {
         let g = pin();
         let value = self.obj(v);
         self.inner
-            .insert_if_absent(&g, (self.hasher)(k), key.as_ptr(), Self::eq(k), value)
+            .insert_if_absent(&g, self.kh(k), key.as_ptr(), Self::eq(k), value)
             .unwrap()
             .map(|v| v.n)
     }
@@ -92,13 +127,13 @@ impl Map {
     pub fn insert_key(&self, key: &Obj, v: u64) -> Option<u64> {
         let g = pin();
         let value = self.obj(v);
-        self.inner.insert(&g, (self.hasher)(key.n), key.as_ptr(), Self::eq(key.n), value).unwrap().map(|v| v.n)
+        self.inner.insert(&g, self.kh(key.n), key.as_ptr(), Self::eq(key.n), value).unwrap().map(|v| v.n)
     }
 
     pub fn remove(&self, k: u64) -> Option<u64> {
         let key = self.obj(k);
         let g = pin();
-        self.inner.remove(&g, (self.hasher)(k), key.as_ptr(), Self::eq(k)).unwrap().map(|v| v.n)
+        self.inner.remove(&g, self.kh(k), key.as_ptr(), Self::eq(k)).unwrap().map(|v| v.n)
     }
 
     pub fn replace_if_present(&self, k: u64, v: u64) -> Option<u64> {
@@ -106,7 +141,7 @@ impl Map {
         let g = pin();
         let value = self.obj(v);
         self.inner
-            .replace_if_present(&g, (self.hasher)(k), key.as_ptr(), Self::eq(k), value)
+            .replace_if_present(&g, self.kh(k), key.as_ptr(), Self::eq(k), value)
             .unwrap()
             .map(|v| v.n)
     }
@@ -117,7 +152,7 @@ impl Map {
         let g = pin();
         let desired = desired.map(|d| self.obj(d));
         self.inner
-            .compare_and_set(&g, (self.hasher)(k), key.as_ptr(), Self::eq(k), expected.map(Handle::as_ptr), desired)
+            .compare_and_set(&g, self.kh(k), key.as_ptr(), Self::eq(k), expected.map(Handle::as_ptr), desired)
             .unwrap()
     }
 
@@ -126,7 +161,7 @@ impl Map {
         let key = self.obj(k);
         let g = pin();
         self.inner
-            .compute(&g, (self.hasher)(k), key.as_ptr(), Self::eq(k), |cur| {
+            .compute(&g, self.kh(k), key.as_ptr(), Self::eq(k), |cur| {
                 // SAFETY: the current value is an `Arc<Tracked>` the guard keeps alive.
                 let cur = cur.map_or(0, |p| unsafe { p.cast::<Tracked>().as_ref() }.n);
                 Ok(Some(self.obj(cur + delta)))
@@ -139,7 +174,7 @@ impl Map {
     pub fn compute_remove(&self, k: u64) -> Option<u64> {
         let key = self.obj(k);
         let g = pin();
-        self.inner.compute(&g, (self.hasher)(k), key.as_ptr(), Self::eq(k), |_| Ok(None)).unwrap().map(|v| v.n)
+        self.inner.compute(&g, self.kh(k), key.as_ptr(), Self::eq(k), |_| Ok(None)).unwrap().map(|v| v.n)
     }
 
     pub fn pop_last(&self) -> Option<(u64, u64)> {

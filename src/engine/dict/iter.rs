@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crossbeam_epoch::Guard;
 
 use super::migrate;
-use super::table::{key_ptr, mix, Table, MOVED, TOMBSTONE};
+use super::table::{key_ptr, mix, KeyHash, Table, MOVED, TOMBSTONE};
 use super::AtomicDict;
 use crate::engine::reclaim::{defer_release, Handle};
 use crate::sync::Ordering;
@@ -53,8 +53,8 @@ impl<K: Handle, V: Handle> Iter<K, V> {
         self.next_with_hash(guard).map(|(_, k, v)| (k, v))
     }
 
-    /// [`Iter::next`] with the hash stored for the key (so a copy need not hash again).
-    pub fn next_with_hash(&mut self, _guard: &Guard) -> Option<(u64, K, V)> {
+    /// [`Iter::next`] with the key's stored hash and tag (so a copy need not hash again).
+    pub fn next_with_hash(&mut self, _guard: &Guard) -> Option<(KeyHash, K, V)> {
         'generation: loop {
             self.follow_migrations();
             let t = &*self.table;
@@ -72,8 +72,11 @@ impl<K: Handle, V: Handle> Iter<K, V> {
                 let Some(key) = key_ptr(t.entries[i].key.load(Ordering::Acquire)) else {
                     continue;
                 };
-                // Relaxed: the hash was written before the value word we read with Acquire.
-                let hash = t.entries[i].hash.load(Ordering::Relaxed);
+                // Relaxed (both): written before the value word we read with Acquire.
+                let hash = KeyHash::stored(
+                    t.entries[i].hash.load(Ordering::Relaxed),
+                    t.entries[i].tag.load(Ordering::Relaxed),
+                );
                 // SAFETY: the generation was unpublished after we pinned, so the key and value
                 // it holds are owned by it or released only after our guard drops.
                 unsafe {

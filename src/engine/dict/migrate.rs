@@ -27,7 +27,7 @@
 use std::sync::Arc;
 
 use super::table::{
-    into_raw, mix, slot_for, tag_of, Origin, Table, EMPTY, FROZEN, MOVED, UNSET,
+    into_raw, mix, slot_for, Origin, Table, EMPTY, FROZEN, MOVED, UNSET,
 };
 use crate::engine::reclaim::Handle;
 use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
@@ -261,14 +261,21 @@ impl<K: Handle, V: Handle> Job<K, V> {
     fn copy_entries(&self, old: &Table<K, V>, chunk: usize) {
         let new = &*self.next;
         let mut pos = self.prefix(chunk);
+        // Where the last entry of this chunk went, by its home slot: the next entry with the
+        // same home probes on from there, since every slot in between is taken (slots of the new
+        // index are never emptied), and our chunk's entries land in order. Without this, a run
+        // of keys of one hash would cost a migration time quadratic in its length.
+        let mut last: Option<(usize, usize)> = None;
         for i in self.range(chunk, old.cap()) {
             let Some(value) = old.live_value(i) else { continue };
             let from = &old.entries[i];
             let to = &new.entries[pos];
-            // Relaxed (all three): the hash and key are visible to us through the Acquire in
+            // Relaxed (all four): the hash, tag and key are visible to us through the Acquire in
             // live_value; the new generation is published by the Release of `published`.
             let hash = from.hash.load(Ordering::Relaxed);
+            let tag = from.tag.load(Ordering::Relaxed);
             to.hash.store(hash, Ordering::Relaxed);
+            to.tag.store(tag, Ordering::Relaxed);
             // Relaxed: as above. A CAS from null: a late helper must not put back a key that a
             // delete after publication retired (and released).
             let _ = to.key.compare_exchange(
@@ -285,7 +292,12 @@ impl<K: Handle, V: Handle> Job<K, V> {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             );
-            claim_slot(new, hash, pos);
+            let home = mix(hash) as usize & new.mask;
+            let from = match last {
+                Some((h, at)) if h == home => (at + 1) & new.mask,
+                _ => home,
+            };
+            last = Some((home, claim_slot(new, from, slot_for(pos, tag))));
             pos += 1;
         }
     }
@@ -303,11 +315,10 @@ impl<K: Handle, V: Handle> Job<K, V> {
     }
 }
 
-/// Points a slot of `new`'s index at entry `pos` (idempotent: another helper may have done it).
-fn claim_slot<K: Handle, V: Handle>(new: &Table<K, V>, hash: u64, pos: usize) {
-    let mixed = mix(hash);
-    let want = slot_for(pos, tag_of(mixed));
-    let mut i = mixed as usize & new.mask;
+/// Sets a slot of `new`'s index to `want`, probing from slot `from` (idempotent: another helper
+/// may have done it). Returns the slot's position.
+fn claim_slot<K: Handle, V: Handle>(new: &Table<K, V>, from: usize, want: u64) -> usize {
+    let mut i = from;
     for _ in 0..=new.mask {
         // Relaxed: the new index is only read by helpers (who agree on its contents through
         // the phase's done flags) until `published` is stored with Release.
@@ -315,17 +326,18 @@ fn claim_slot<K: Handle, V: Handle>(new: &Table<K, V>, hash: u64, pos: usize) {
         if slot == want || slot & FROZEN != 0 {
             // Done, or we are a late helper: `new` was published (every chunk done) and is
             // already migrating onwards, so this copy is moot.
-            return;
+            return i;
         }
         if slot == EMPTY {
             // Relaxed (both): as above; on failure we re-read the slot.
             match new.index[i].compare_exchange(EMPTY, want, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return,
+                Ok(_) => return i,
                 Err(_) => continue,
             }
         }
         i = (i + 1) & new.mask;
     }
+    i // unreachable: the new index always has room for every live entry
 }
 
 /// The job of a migrating generation, for iterators mapping positions.
@@ -365,13 +377,13 @@ mod tests {
         let keys: Vec<Arc<u64>> = (0..4).map(Arc::new).collect();
         let g = pin();
         for k in &keys {
-            map.insert(&g, **k, crate::engine::reclaim::Handle::as_ptr(k), eq(**k), Arc::new(0)).unwrap();
+            map.insert(&g, crate::engine::dict::KeyHash::new(**k), crate::engine::reclaim::Handle::as_ptr(k), eq(**k), Arc::new(0)).unwrap();
         }
         // Keep the old generation, migrate it (published), then delete key 0 in the new one.
         let old = map.iter(&g).into_table();
         map.reserve(&g, 1000).unwrap();
         assert!(old.mig.is_published());
-        map.remove(&g, 0, crate::engine::reclaim::Handle::as_ptr(&keys[0]), eq(0)).unwrap();
+        map.remove(&g, crate::engine::dict::KeyHash::new(0), crate::engine::reclaim::Handle::as_ptr(&keys[0]), eq(0)).unwrap();
         // The descheduled helper wakes up and copies its chunk.
         job_of(&old).unwrap().copy_entries(&old, 0);
         drop(g);

@@ -27,12 +27,12 @@ use crossbeam_epoch::Guard;
 
 pub use iter::Iter;
 pub use modify::{Action, Outcome};
-pub use table::CapacityError;
+pub use table::{CapacityError, KeyHash};
 
 use crate::engine::reclaim::Handle;
 use crate::sync::{AtomicPtr, Ordering};
 use table::{
-    key_ptr, mix, slot_entry, slot_tag, tag_of, value_ptr, Origin, Table, EMPTY, FROZEN, MOVED,
+    key_ptr, mix, slot_entry, slot_tag, tags_match, value_ptr, Origin, Table, EMPTY, FROZEN, MOVED,
 };
 
 /// A concurrent hash map from `K` to `V`, both reference-counted pointers (see [`Handle`]).
@@ -126,18 +126,18 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         next
     }
 
-    /// A new reference to the value stored under `hash` and a key for which `eq` is true.
+    /// A new reference to the value stored under `key_hash` and a key for which `eq` is true.
     ///
-    /// `eq` is called with stored keys of equal hash; it may fail (the error is returned) and
-    /// may re-enter this map. Lock-free and linearizable.
+    /// `eq` is called with stored keys of equal hash (and matching tag); it may fail (the error
+    /// is returned) and may re-enter this map. Lock-free and linearizable.
     pub fn get<E>(
         &self,
         guard: &Guard,
-        hash: u64,
+        key_hash: KeyHash,
         mut eq: impl FnMut(NonNull<()>) -> Result<bool, E>,
     ) -> Result<Option<V>, E> {
+        let (hash, tag) = (key_hash.hash, key_hash.tag());
         let mixed = mix(hash);
-        let tag = tag_of(mixed);
         let mut t = self.current(guard);
         'generation: loop {
             let mut pos = mixed as usize & t.mask;
@@ -158,7 +158,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                 };
                 let entry = &t.entries[e];
                 // Relaxed (hash): visible through the slot's Acquire above.
-                if slot_tag(slot) == tag && entry.hash.load(Ordering::Relaxed) == hash {
+                if tags_match(slot_tag(slot), tag) && entry.hash.load(Ordering::Relaxed) == hash {
                     // Acquire: pairs with the AcqRel swap in `retire_slot`. No key: deleted and
                     // retired meanwhile; the key may live further on.
                     let key = key_ptr(entry.key.load(Ordering::Acquire));
@@ -186,14 +186,14 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         }
     }
 
-    /// New references to the stored keys whose hash is `hash`, in the order a lookup meets them.
+    /// New references to the stored keys that a lookup of `key_hash` compares, in its order.
     ///
     /// For callers whose equality must not run while pinned (the binding's `__eq__`): they
     /// compare these keys unpinned, then run the operation with the answers. One call instead
     /// of one aborted operation per colliding key keeps many keys of one hash linear per lookup.
-    pub fn keys_with_hash(&self, guard: &Guard, hash: u64) -> Vec<K> {
+    pub fn keys_with_hash(&self, guard: &Guard, key_hash: KeyHash) -> Vec<K> {
+        let (hash, tag) = (key_hash.hash, key_hash.tag());
         let mixed = mix(hash);
-        let tag = tag_of(mixed);
         let mut t = self.current(guard);
         'generation: loop {
             let mut keys = Vec::new();
@@ -211,7 +211,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                     Some(e) => {
                         let entry = &t.entries[e];
                         // Relaxed (hash): visible through the slot's Acquire above.
-                        if slot_tag(slot) == tag && entry.hash.load(Ordering::Relaxed) == hash {
+                        if tags_match(slot_tag(slot), tag) && entry.hash.load(Ordering::Relaxed) == hash {
                             // Acquire: pairs with the AcqRel swap in `retire_slot`.
                             if let Some(key) = key_ptr(entry.key.load(Ordering::Acquire)) {
                                 // SAFETY: the key is owned by the generation, which our guard

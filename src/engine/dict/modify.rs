@@ -21,12 +21,12 @@ use std::ptr::NonNull;
 use crossbeam_epoch::Guard;
 
 use super::table::{
-    key_ptr, mix, slot_entry, slot_for, slot_tag, tag_of, value_ptr, Table, EMPTY, FROZEN, MOVED, PENDING,
+    key_ptr, mix, slot_entry, slot_for, slot_tag, tags_match, value_ptr, KeyHash, Table, EMPTY, FROZEN, MOVED, PENDING,
     TOMBSTONE, UNSET,
 };
 use super::AtomicDict;
 use crate::engine::reclaim::{defer_release, Handle};
-use crate::sync::Ordering;
+use crate::sync::{AtomicU64, Ordering};
 
 /// What the decision closure of [`AtomicDict::modify`] wants done.
 pub enum Action<V> {
@@ -79,18 +79,18 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     pub fn modify<E>(
         &self,
         guard: &Guard,
-        hash: u64,
+        key_hash: KeyHash,
         key: NonNull<()>,
         mut eq: impl FnMut(NonNull<()>) -> Result<bool, E>,
         mut decide: impl FnMut(Option<NonNull<()>>, Option<V>) -> Result<Action<V>, E>,
     ) -> Result<Outcome, E> {
+        let (hash, tag) = (key_hash.hash, key_hash.tag());
         let mixed = mix(hash);
-        let tag = tag_of(mixed);
         let mut spare: Option<V> = None;
         let mut owned_key: Option<K> = None;
         let mut t = self.current(guard);
         'generation: loop {
-            let found = match self.find(t, mixed, hash, &mut eq)? {
+            let found = match self.find(t, mixed, tag, hash, &mut eq)? {
                 Probe::At(found) => found,
                 Probe::Frozen => {
                     t = self.help(t, guard);
@@ -196,21 +196,20 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         &self,
         t: &Table<K, V>,
         mixed: u64,
+        tag: u64,
         hash: u64,
         eq: &mut impl FnMut(NonNull<()>) -> Result<bool, E>,
     ) -> Result<Probe, E> {
-        let tag = tag_of(mixed);
-        let mut pos = mixed as usize & t.mask;
-        for _ in 0..=t.mask {
-            // Acquire: pairs with the Release CAS that claimed the slot.
-            let slot = t.index[pos].load(Ordering::Acquire);
-            if slot & FROZEN != 0 {
-                return Ok(Probe::Frozen);
-            }
-            if slot == EMPTY || is_key(t, slot, tag, hash, eq)? {
-                return Ok(Probe::At(Found { pos, slot }));
-            }
-            pos = (pos + 1) & t.mask;
+        let start = mixed as usize & t.mask;
+        // The probe sequence as two slices (to the end, then from the start), each walked by a
+        // plain loop with no bounds checks: a long run of keys of one hash then goes at the
+        // speed of the index.
+        let (head, tail) = t.index.split_at(start);
+        if let Some(found) = probe_run(t, tail, start, tag, hash, eq)? {
+            return Ok(found);
+        }
+        if let Some(found) = probe_run(t, head, 0, tag, hash, eq)? {
+            return Ok(found);
         }
         // Every slot is claimed (only possible with many abandoned reservations): migrate.
         Ok(Probe::Full)
@@ -239,8 +238,9 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         // SAFETY: the caller keeps `key` alive for the call.
         let k = owned_key.take().unwrap_or_else(|| unsafe { K::clone_raw(key) }).into_raw();
         let v = value.into_raw();
-        // Relaxed (hash, key): published by the Release CAS on the value word just below.
+        // Relaxed (hash, tag, key): published by the Release CAS on the value word just below.
         entry.hash.store(hash, Ordering::Relaxed);
+        entry.tag.store(tag, Ordering::Relaxed);
         entry.key.store(k.as_ptr(), Ordering::Relaxed);
         // Release on success: publishes hash and key to anyone who Acquires the value word
         // (iterators, migration). Acquire on failure: the entry froze; pairs with the AcqRel
@@ -295,6 +295,31 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     }
 }
 
+/// [`AtomicDict::find`] over one run of consecutive index slots, the first at position `first`:
+/// the probe's outcome, or `None` to go on to the next run.
+#[inline]
+fn probe_run<K: Handle, V: Handle, E>(
+    t: &Table<K, V>,
+    cells: &[AtomicU64],
+    first: usize,
+    tag: u64,
+    hash: u64,
+    eq: &mut impl FnMut(NonNull<()>) -> Result<bool, E>,
+) -> Result<Option<Probe>, E> {
+    for (i, cell) in cells.iter().enumerate() {
+        // Acquire: pairs with the Release CAS that claimed the slot.
+        let slot = cell.load(Ordering::Acquire);
+        if slot & FROZEN != 0 {
+            return Ok(Some(Probe::Frozen));
+        }
+        // A slot whose tag rules the key out is passed without reading its entry.
+        if slot == EMPTY || tags_match(slot_tag(slot), tag) && is_key(t, slot, tag, hash, eq)? {
+            return Ok(Some(Probe::At(Found { pos: first + i, slot })));
+        }
+    }
+    Ok(None)
+}
+
 /// Whether `slot` points at an entry holding our key.
 fn is_key<K: Handle, V: Handle, E>(
     t: &Table<K, V>,
@@ -306,7 +331,7 @@ fn is_key<K: Handle, V: Handle, E>(
     let Some(e) = slot_entry(slot) else { return Ok(false) };
     let entry = &t.entries[e];
     // Relaxed (hash, key): visible through the Acquire load of the slot.
-    if slot_tag(slot) != tag || entry.hash.load(Ordering::Relaxed) != hash {
+    if !tags_match(slot_tag(slot), tag) || entry.hash.load(Ordering::Relaxed) != hash {
         return Ok(false);
     }
     // Acquire: pairs with the AcqRel swap in `retire_slot`.

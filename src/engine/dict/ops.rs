@@ -8,7 +8,7 @@ use std::ptr::NonNull;
 
 use crossbeam_epoch::Guard;
 
-use super::{Action, AtomicDict};
+use super::{Action, AtomicDict, KeyHash};
 use crate::engine::reclaim::Handle;
 
 /// A new reference to the object behind a pointer the map owns.
@@ -25,7 +25,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     pub fn insert<E>(
         &self,
         guard: &Guard,
-        hash: u64,
+        hash: KeyHash,
         key: NonNull<()>,
         eq: impl FnMut(NonNull<()>) -> Result<bool, E>,
         value: V,
@@ -45,7 +45,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     pub fn insert_if_absent<E>(
         &self,
         guard: &Guard,
-        hash: u64,
+        hash: KeyHash,
         key: NonNull<()>,
         eq: impl FnMut(NonNull<()>) -> Result<bool, E>,
         value: V,
@@ -70,7 +70,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     pub fn remove<E>(
         &self,
         guard: &Guard,
-        hash: u64,
+        hash: KeyHash,
         key: NonNull<()>,
         eq: impl FnMut(NonNull<()>) -> Result<bool, E>,
     ) -> Result<Option<V>, E> {
@@ -89,7 +89,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     pub fn compare_and_exchange<E>(
         &self,
         guard: &Guard,
-        hash: u64,
+        hash: KeyHash,
         key: NonNull<()>,
         eq: impl FnMut(NonNull<()>) -> Result<bool, E>,
         expected: Option<NonNull<()>>,
@@ -118,7 +118,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     pub fn compare_and_set<E>(
         &self,
         guard: &Guard,
-        hash: u64,
+        hash: KeyHash,
         key: NonNull<()>,
         eq: impl FnMut(NonNull<()>) -> Result<bool, E>,
         expected: Option<NonNull<()>>,
@@ -132,7 +132,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     pub fn replace_if_present<E>(
         &self,
         guard: &Guard,
-        hash: u64,
+        hash: KeyHash,
         key: NonNull<()>,
         eq: impl FnMut(NonNull<()>) -> Result<bool, E>,
         value: V,
@@ -158,7 +158,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     pub fn compute<E>(
         &self,
         guard: &Guard,
-        hash: u64,
+        hash: KeyHash,
         key: NonNull<()>,
         eq: impl FnMut(NonNull<()>) -> Result<bool, E>,
         mut f: impl FnMut(Option<NonNull<()>>) -> Result<Option<V>, E>,

@@ -2,14 +2,14 @@
 //!
 //! # Layout
 //! * `index`: `2^k` atomic `u64` slots. A slot is [`EMPTY`], [`DEAD`], or holds an entry number
-//!   and a 16-bit tag taken from the mixed hash. [`FROZEN`] is or-ed into every slot when a
+//!   and a 16-bit tag (see [`KeyHash`]). [`FROZEN`] is or-ed into every slot when a
 //!   migration starts. Within a generation a slot, once given to a key, belongs to that key:
 //!   re-inserting a deleted key re-points the same slot at a new entry at the end (dict's order
 //!   semantics), unless the delete already retired the slot to DEAD and released the key; then
 //!   the key is inserted afresh at the first EMPTY slot of its probe sequence.
-//! * `entries`: `cap` entries `{hash, key, value}` filled in reservation order, which is
-//!   insertion order. `hash` and `key` are written before the entry is published and never change
-//!   afterwards (an abandoned reservation resets its key to null, see below).
+//! * `entries`: `cap` entries `{hash, tag, key, value}` filled in reservation order, which is
+//!   insertion order. `hash`, `tag` and `key` are written before the entry is published and never
+//!   change afterwards (an abandoned reservation resets its key to null, see below).
 //!
 //! # Value word states (low 3 bits of an 8-aligned pointer)
 //! | word | meaning |
@@ -83,9 +83,54 @@ pub(super) fn mix(hash: u64) -> u64 {
     h ^ (h >> 33)
 }
 
+/// The tag bit that says a tag was taken from the hash (else from the caller's fingerprint).
+const FROM_HASH: u64 = 1 << (TAG_BITS - 1);
+
+/// A key's hash as the map takes it, with the tag its index slot carries.
+///
+/// The tag lets a probe pass a slot without reading its entry. It comes from the hash
+/// ([`KeyHash::new`]), or, for keys whose equality the caller can summarize by a value, from
+/// that value ([`KeyHash::with_fingerprint`]): then keys that share a hash (the many ints of one
+/// hash an attacker can pick) still have different tags, and a probe through them reads only
+/// the index. Equal keys must get equal tags unless one tag is from the hash and the other from
+/// a fingerprint: tags of those two kinds always match each other (see [`tags_match`]), so a
+/// caller may fingerprint some types (exact ints) and not others (floats equal to them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyHash {
+    /// The caller's hash.
+    pub hash: u64,
+    tag: u64,
+}
+
+impl KeyHash {
+    /// A key known by its hash alone.
+    #[inline]
+    pub fn new(hash: u64) -> Self {
+        KeyHash { hash, tag: FROM_HASH | (mix(hash) >> (64 - TAG_BITS + 1)) }
+    }
+
+    /// A key whose equal keys of its kind all have this `fingerprint` (for an integer, its value).
+    #[inline]
+    pub fn with_fingerprint(hash: u64, fingerprint: u64) -> Self {
+        KeyHash { hash, tag: mix(fingerprint ^ hash) >> (64 - TAG_BITS + 1) }
+    }
+
+    #[inline]
+    pub(super) fn tag(self) -> u64 {
+        self.tag
+    }
+
+    /// The key hash an entry stores: its hash and the tag it was inserted with.
+    pub(super) fn stored(hash: u64, tag: u64) -> Self {
+        KeyHash { hash, tag }
+    }
+}
+
+/// Whether a slot with tag `slot` may hold the key with tag `probe`: same tag, or tags of two
+/// kinds (one from a hash, one from a fingerprint), which say nothing about each other.
 #[inline]
-pub(super) fn tag_of(mixed: u64) -> u64 {
-    mixed >> (64 - TAG_BITS)
+pub(super) fn tags_match(slot: u64, probe: u64) -> bool {
+    slot == probe || (slot ^ probe) & FROM_HASH != 0
 }
 
 /// An index slot pointing at entry `entry` with tag `tag`.
@@ -120,10 +165,12 @@ pub(super) fn value_ptr(word: usize) -> Option<NonNull<()>> {
     }
 }
 
-/// `{hash, key, value}`; all atomic so that migration helpers and abandoned inserters can touch
-/// the same entry without data races.
+/// `{hash, tag, key, value}`; all atomic so that migration helpers and abandoned inserters can
+/// touch the same entry without data races. The tag is the one its index slot carries, kept so
+/// that a migration can build the next index.
 pub(super) struct Entry {
     pub hash: AtomicU64,
+    pub tag: AtomicU64,
     pub key: AtomicPtr<()>,
     pub value: AtomicUsize,
 }
@@ -190,6 +237,7 @@ impl<K: Handle, V: Handle> Table<K, V> {
             index: zeroed_slice(index_len, || AtomicU64::new(EMPTY))?,
             entries: zeroed_slice(cap, || Entry {
                 hash: AtomicU64::new(0),
+                tag: AtomicU64::new(0),
                 key: AtomicPtr::new(std::ptr::null_mut()),
                 value: AtomicUsize::new(UNSET),
             })?,
