@@ -212,3 +212,17 @@ proptest! {
         run_tagged(one_hash, 0, Tags::Mixed, ops)?;
     }
 }
+
+#[test]
+fn a_long_run_of_one_hash_asks_for_fingerprints_and_ordinary_keys_do_not() {
+    let crowded = Map::new(one_hash);
+    for k in 0..100 {
+        crowded.insert(k, k);
+    }
+    assert!(crowded.inner.wants_fingerprints());
+    let ordinary = Map::new(identity_hash);
+    for k in 0..10_000 {
+        ordinary.insert(k, k);
+    }
+    assert!(!ordinary.inner.wants_fingerprints());
+}

@@ -510,6 +510,24 @@ def test_eq_calls_stay_linear_in_the_keys_that_share_a_hash():
         assert len(calls) <= n + 1, (type(m), len(calls))
 
 
+def test_ints_in_a_map_crowded_with_one_hash_are_still_found_by_equal_floats_and_bools():
+    # Once probes meet long runs of one hash, exact ints are tagged by value, other keys by hash;
+    # tags of the two kinds always match, so equal keys of other types still find the ints.
+    from fractions import Fraction
+
+    m = sys.hash_info.modulus
+    d = AtomicDict((Collide(i, h=0), i) for i in range(40))  # crowds the map
+    d[0] = "zero"
+    d[m] = "m"
+    d[1] = "one"
+    for k in range(2, 200):
+        d[k * m] = k
+    assert d[0.0] == d[False] == d[Fraction(0)] == d[0] == "zero"
+    assert d[1.0] == d[True] == "one" and d[m] == "m" and d[150 * m] == 150
+    d[0.0] = "float zero"  # replaces the int's value, keeps its key
+    assert d[0] == "float zero" and type(next(k for k in d if k == 0)) is int
+
+
 def test_a_thousand_object_keys_with_one_hash_behave_like_dict():
     keys = [Collide(i, h=0) for i in range(1000)]
     d = AtomicDict((k, i) for i, k in enumerate(keys))

@@ -158,19 +158,24 @@ impl PyAtomicDict {
         })
     }
 
+    /// `key`'s hash (and tag) for this map: see `key::hash_of`.
+    fn key_hash(&self, key: &Bound<'_, PyAny>) -> PyResult<KeyHash> {
+        hash_of(key, self.map.wants_fingerprints())
+    }
+
     /// Looks `key` up: its value, or `None`.
     fn lookup(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
-        let hash = hash_of(key)?;
+        let hash = self.key_hash(key)?;
         self.keyed(py, key, hash, |g, k| self.map.get(g, hash, eq_for(key, k)))
     }
 
     fn store(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
-        let hash = hash_of(key)?;
+        let hash = self.key_hash(key)?;
         self.keyed(py, key, hash, |g, k| self.map.insert(g, hash, ptr(key), eq_for(key, k), PyHandle::new(value)))
     }
 
     fn delete(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
-        let hash = hash_of(key)?;
+        let hash = self.key_hash(key)?;
         self.keyed(py, key, hash, |g, k| self.map.remove(g, hash, ptr(key), eq_for(key, k)))
     }
 
@@ -211,7 +216,7 @@ impl PyAtomicDict {
         default: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = key.py();
-        let hash = hash_of(key)?;
+        let hash = self.key_hash(key)?;
         if is_plain_number(amount) && is_plain_number(default) {
             // The fast path: one engine operation, the sum computed inside it, since adding
             // exact ints and floats runs no Python code. Any other stored value makes it give up
@@ -302,7 +307,7 @@ impl PyAtomicDict {
     }
 
     fn __setitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let hash = hash_of(key)?;
+        let hash = self.key_hash(key)?;
         self.keyed(py, key, hash, |g, k| {
             let mut value = Some(PyHandle::new(value));
             // `modify` rather than `insert`: no reference to the previous value is taken.
@@ -314,7 +319,7 @@ impl PyAtomicDict {
     }
 
     fn __delitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        let hash = hash_of(key)?;
+        let hash = self.key_hash(key)?;
         let outcome =
             self.keyed(py, key, hash, |g, k| self.map.modify(g, hash, ptr(key), eq_for(key, k), |_, _| Ok(Action::Remove)))?;
         match outcome {
@@ -386,7 +391,7 @@ impl PyAtomicDict {
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let default = default.unwrap_or_else(|| py.None().into_bound(py));
-        let hash = hash_of(key)?;
+        let hash = self.key_hash(key)?;
         let existing = self.keyed(py, key, hash, |g, k| {
             self.map.insert_if_absent(g, hash, ptr(key), eq_for(key, k), PyHandle::new(&default))
         })?;
@@ -418,7 +423,7 @@ impl PyAtomicDict {
         let nf = not_found(py);
         let expected = (!expected.is(nf)).then(|| ptr(expected));
         let desired = (!desired.is(nf)).then_some(desired);
-        let hash = hash_of(key)?;
+        let hash = self.key_hash(key)?;
         let found = self.keyed(py, key, hash, |g, k| {
             let desired = desired.map(PyHandle::new);
             self.map.compare_and_exchange(g, hash, ptr(key), eq_for(key, k), expected, desired)
@@ -434,7 +439,7 @@ impl PyAtomicDict {
         new: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
         let mut replaced = false;
-        self.compute_with(py, key, hash_of(key)?, |current| {
+        self.compute_with(py, key, self.key_hash(key)?, |current| {
             replaced = false;
             match current {
                 // Identity, then ==, as Python's containers compare (a NaN equals itself).
@@ -465,7 +470,7 @@ impl PyAtomicDict {
         r#fn: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let nf = not_found(py);
-        let stored = self.compute_with(py, key, hash_of(key)?, |current| {
+        let stored = self.compute_with(py, key, self.key_hash(key)?, |current| {
             let new = r#fn.call1((current.unwrap_or_else(|| nf.clone()),))?;
             Ok((!new.is(nf)).then_some(new))
         })?;
@@ -478,7 +483,7 @@ impl PyAtomicDict {
         key: &Bound<'py, PyAny>,
         factory: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let hash = hash_of(key)?;
+        let hash = self.key_hash(key)?;
         if let Some(v) = self.keyed(py, key, hash, |g, k| self.map.get(g, hash, eq_for(key, k)))? {
             return Ok(v.into_bound(py));
         }
@@ -498,7 +503,7 @@ impl PyAtomicDict {
         r#fn: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let nf = not_found(py);
-        let stored = self.compute_with(py, key, hash_of(key)?, |current| match current {
+        let stored = self.compute_with(py, key, self.key_hash(key)?, |current| match current {
             None => Ok(Some(value.clone())),
             Some(old) => {
                 let new = r#fn.call1((old, value))?;
@@ -538,7 +543,7 @@ impl PyAtomicDict {
         let mut by_hash: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::new();
         for (n, pair) in pairs.try_iter()?.enumerate() {
             let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
-            let hash = hash_of(&key)?;
+            let hash = self.key_hash(&key)?;
             let candidates = by_hash.entry(hash.hash).or_default();
             let mut found = None;
             for &i in candidates.iter() {

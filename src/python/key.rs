@@ -23,14 +23,15 @@ use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyTuple};
 
 use crate::engine::dict::KeyHash;
 
-/// A key's hash as the engine takes it (`hash()` once, here, before the operation). An exact
+/// A key's hash as the engine takes it (`hash()` once, here, before the operation). With
+/// `fingerprint` (the map asks for it once it has met long runs of keys of one hash), an exact
 /// int also gets a fingerprint, its low 64 bits: ints that share a hash (any `i * (2**61 - 1)`
 /// has hash 0) then get different index tags, so a probe past them reads only the index instead
 /// of comparing each one (see `KeyHash`). Other types, floats equal to ints included, are tagged
 /// by their hash, and tags of the two kinds always match.
-pub(crate) fn hash_of(key: &Bound<'_, PyAny>) -> PyResult<KeyHash> {
+pub(crate) fn hash_of(key: &Bound<'_, PyAny>, fingerprint: bool) -> PyResult<KeyHash> {
     let hash = key.hash()? as u64;
-    if key.is_exact_instance_of::<PyInt>() {
+    if fingerprint && key.is_exact_instance_of::<PyInt>() {
         if let Some(low) = low_bits(key) {
             return Ok(KeyHash::with_fingerprint(hash, low));
         }

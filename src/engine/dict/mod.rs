@@ -30,7 +30,7 @@ pub use modify::{Action, Outcome};
 pub use table::{CapacityError, KeyHash};
 
 use crate::engine::reclaim::Handle;
-use crate::sync::{AtomicPtr, Ordering};
+use crate::sync::{AtomicBool, AtomicPtr, Ordering};
 use table::{
     key_ptr, mix, slot_entry, slot_tag, tags_match, value_ptr, Origin, Table, EMPTY, FROZEN, MOVED,
 };
@@ -40,7 +40,15 @@ pub struct AtomicDict<K: Handle, V: Handle> {
     /// The current generation: an `Arc<Table>` as a raw pointer. It may lag behind: a
     /// generation whose migration is published forwards to the next one.
     root: AtomicPtr<Table<K, V>>,
+    /// Set once a probe has passed [`CROWDED`] slots whose tag matched but whose key did not:
+    /// many keys share a hash here, and callers should start tagging keys by fingerprint
+    /// (see [`AtomicDict::wants_fingerprints`]).
+    crowded: AtomicBool,
 }
+
+/// Slots a probe may pass with a matching tag (keys of its hash, or a rare tag collision)
+/// before the map asks for fingerprints.
+const CROWDED: usize = 32;
 
 // SAFETY: the map only hands out new references through `Handle`, whose implementors promise
 // the objects may be shared and released across threads; all shared state is atomic.
@@ -79,7 +87,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     /// met returns an error rather than aborting.
     pub fn with_capacity(capacity: usize) -> Result<Self, CapacityError> {
         let table = Table::with_entries(capacity, Origin::Fresh, 0)?;
-        Ok(AtomicDict { root: AtomicPtr::new(table::into_raw(Arc::new(table))) })
+        Ok(AtomicDict { root: AtomicPtr::new(table::into_raw(Arc::new(table))), crowded: AtomicBool::new(false) })
     }
 
     /// The current generation, following published migrations.
@@ -183,6 +191,24 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                 continue;
             }
             return Ok(None);
+        }
+    }
+
+    /// Whether probes here have met long runs of keys of one hash, so that callers able to
+    /// fingerprint keys ([`KeyHash::with_fingerprint`]) should. Fingerprinting costs the caller
+    /// work on every call, so it is worth it only then; tags of either kind find each other's
+    /// keys, so switching kinds midway is safe.
+    pub fn wants_fingerprints(&self) -> bool {
+        // Relaxed: a hint; nothing else is published by it.
+        self.crowded.load(Ordering::Relaxed)
+    }
+
+    /// Notes a probe that passed `passed` slots with matching tags.
+    #[inline]
+    fn note_passed(&self, passed: usize) {
+        if passed > CROWDED {
+            // Relaxed: a hint, as above.
+            self.crowded.store(true, Ordering::Relaxed);
         }
     }
 

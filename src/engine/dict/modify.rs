@@ -205,10 +205,13 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         // plain loop with no bounds checks: a long run of keys of one hash then goes at the
         // speed of the index.
         let (head, tail) = t.index.split_at(start);
-        if let Some(found) = probe_run(t, tail, start, tag, hash, eq)? {
-            return Ok(found);
-        }
-        if let Some(found) = probe_run(t, head, 0, tag, hash, eq)? {
+        let mut passed = 0;
+        let found = match probe_run(t, tail, start, tag, hash, eq, &mut passed)? {
+            Some(found) => Some(found),
+            None => probe_run(t, head, 0, tag, hash, eq, &mut passed)?,
+        };
+        self.note_passed(passed);
+        if let Some(found) = found {
             return Ok(found);
         }
         // Every slot is claimed (only possible with many abandoned reservations): migrate.
@@ -296,7 +299,8 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
 }
 
 /// [`AtomicDict::find`] over one run of consecutive index slots, the first at position `first`:
-/// the probe's outcome, or `None` to go on to the next run.
+/// the probe's outcome, or `None` to go on to the next run. Counts in `passed` the slots whose
+/// tag matched but whose key was not ours.
 #[inline]
 fn probe_run<K: Handle, V: Handle, E>(
     t: &Table<K, V>,
@@ -305,6 +309,7 @@ fn probe_run<K: Handle, V: Handle, E>(
     tag: u64,
     hash: u64,
     eq: &mut impl FnMut(NonNull<()>) -> Result<bool, E>,
+    passed: &mut usize,
 ) -> Result<Option<Probe>, E> {
     for (i, cell) in cells.iter().enumerate() {
         // Acquire: pairs with the Release CAS that claimed the slot.
@@ -312,9 +317,15 @@ fn probe_run<K: Handle, V: Handle, E>(
         if slot & FROZEN != 0 {
             return Ok(Some(Probe::Frozen));
         }
-        // A slot whose tag rules the key out is passed without reading its entry.
-        if slot == EMPTY || tags_match(slot_tag(slot), tag) && is_key(t, slot, tag, hash, eq)? {
+        if slot == EMPTY {
             return Ok(Some(Probe::At(Found { pos: first + i, slot })));
+        }
+        // A slot whose tag rules the key out is passed without reading its entry.
+        if tags_match(slot_tag(slot), tag) {
+            if is_key(t, slot, tag, hash, eq)? {
+                return Ok(Some(Probe::At(Found { pos: first + i, slot })));
+            }
+            *passed += 1;
         }
     }
     Ok(None)
