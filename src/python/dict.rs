@@ -122,22 +122,21 @@ impl PyAtomicDict {
         mut op: impl FnMut(&Guard, &Known) -> Result<R, Fail>,
     ) -> Result<R, Fail> {
         let mut known = Known::default();
-        let mut rounds = 0u32;
         loop {
             let stored = match pinned(py, |g| op(g, &known)) {
                 Err(Fail::Compare(stored)) => stored.into_bound(py),
                 done => return done,
             };
-            rounds += 1;
-            if known.learn(stored, key)? || rounds == 1 {
+            let first = known.is_empty();
+            if known.learn(stored, key)? || first {
                 continue;
             }
             // A second key that only `__eq__` can decide: many keys share this hash. Compare
             // them all, in probe order up to the first equal one, so that the retries stay few
-            // (one per colliding key would make a lookup quadratic in them).
+            // (one per colliding key would make a lookup quadratic in them). Keys already
+            // compared are answered from `known`.
             for stored in pinned(py, |g| self.map.keys_with_hash(g, hash)) {
-                let stored = stored.into_bound(py);
-                if !known.knows(&stored) && known.learn(stored, key)? {
+                if known.learn(stored.into_bound(py), key)? {
                     break;
                 }
             }
@@ -165,7 +164,11 @@ impl PyAtomicDict {
 
     /// Looks `key` up: its value, or `None`.
     fn lookup(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
-        let hash = self.key_hash(key)?;
+        self.lookup_hashed(py, key, self.key_hash(key)?)
+    }
+
+    /// [`PyAtomicDict::lookup`] of a key already hashed.
+    fn lookup_hashed(&self, py: Python<'_>, key: &Bound<'_, PyAny>, hash: KeyHash) -> PyResult<Option<PyHandle>> {
         self.keyed(py, key, hash, |g, k| self.map.get(g, hash, eq_for(key, k)))
     }
 
@@ -191,8 +194,7 @@ impl PyAtomicDict {
         hash: KeyHash,
         mut f: impl FnMut(Option<Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyAny>>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let mut current =
-            self.keyed(py, key, hash, |g, k| self.map.get(g, hash, eq_for(key, k)))?.map(|v| v.into_bound(py));
+        let mut current = self.lookup_hashed(py, key, hash)?.map(|v| v.into_bound(py));
         loop {
             let new = f(current.clone())?;
             let expected = current.as_ref().map(ptr);
@@ -484,7 +486,7 @@ impl PyAtomicDict {
         factory: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let hash = self.key_hash(key)?;
-        if let Some(v) = self.keyed(py, key, hash, |g, k| self.map.get(g, hash, eq_for(key, k)))? {
+        if let Some(v) = self.lookup_hashed(py, key, hash)? {
             return Ok(v.into_bound(py));
         }
         // Called unpinned, perhaps in several threads at once; one result is stored.

@@ -91,9 +91,9 @@ impl Known {
         self.0.as_ref()?.by_address.get(&(stored as usize)).copied()
     }
 
-    /// Whether `stored`'s answer is recorded.
-    pub(crate) fn knows(&self, stored: &Bound<'_, PyAny>) -> bool {
-        self.answer(stored.as_ptr()).is_some()
+    /// Whether no answer is recorded yet.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_none()
     }
 
     /// Compares `stored` with `key` (Python code: call unpinned) and records the answer.

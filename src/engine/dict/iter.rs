@@ -72,7 +72,8 @@ impl<K: Handle, V: Handle> Iter<K, V> {
                 let Some(key) = key_ptr(t.entries[i].key.load(Ordering::Acquire)) else {
                     continue;
                 };
-                // Relaxed (both): written before the value word we read with Acquire.
+                // Relaxed (both): written before the Release that stored the value word, which
+                // our Acquire load above pairs with.
                 let hash = KeyHash::stored(
                     t.entries[i].hash.load(Ordering::Relaxed),
                     t.entries[i].tag.load(Ordering::Relaxed),

@@ -271,7 +271,9 @@ impl<K: Handle, V: Handle> Job<K, V> {
             let from = &old.entries[i];
             let to = &new.entries[pos];
             // Relaxed (all four): the hash, tag and key are visible to us through the Acquire in
-            // live_value; the new generation is published by the Release of `published`.
+            // live_value, which pairs with the inserter's Release on the value word; the new
+            // generation is published by the Release store of `published`, which pairs with the
+            // Acquire in `is_published`.
             let hash = from.hash.load(Ordering::Relaxed);
             let tag = from.tag.load(Ordering::Relaxed);
             to.hash.store(hash, Ordering::Relaxed);

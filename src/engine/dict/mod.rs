@@ -32,7 +32,7 @@ pub use table::{CapacityError, KeyHash};
 use crate::engine::reclaim::Handle;
 use crate::sync::{AtomicBool, AtomicPtr, Ordering};
 use table::{
-    key_ptr, mix, slot_entry, slot_tag, tags_match, value_ptr, Origin, Table, EMPTY, FROZEN, MOVED,
+    key_ptr, slot_entry, slot_tag, tags_match, value_ptr, Origin, Table, EMPTY, FROZEN, MOVED,
 };
 
 /// A concurrent hash map from `K` to `V`, both reference-counted pointers (see [`Handle`]).
@@ -144,8 +144,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         key_hash: KeyHash,
         mut eq: impl FnMut(NonNull<()>) -> Result<bool, E>,
     ) -> Result<Option<V>, E> {
-        let (hash, tag) = (key_hash.hash, key_hash.tag());
-        let mixed = mix(hash);
+        let (hash, mixed, tag) = (key_hash.hash, key_hash.mixed(), key_hash.tag());
         let mut t = self.current(guard);
         'generation: loop {
             let mut pos = mixed as usize & t.mask;
@@ -218,8 +217,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     /// compare these keys unpinned, then run the operation with the answers. One call instead
     /// of one aborted operation per colliding key keeps many keys of one hash linear per lookup.
     pub fn keys_with_hash(&self, guard: &Guard, key_hash: KeyHash) -> Vec<K> {
-        let (hash, tag) = (key_hash.hash, key_hash.tag());
-        let mixed = mix(hash);
+        let (hash, mixed, tag) = (key_hash.hash, key_hash.mixed(), key_hash.tag());
         let mut t = self.current(guard);
         'generation: loop {
             let mut keys = Vec::new();

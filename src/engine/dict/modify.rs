@@ -21,7 +21,7 @@ use std::ptr::NonNull;
 use crossbeam_epoch::Guard;
 
 use super::table::{
-    key_ptr, mix, slot_entry, slot_for, slot_tag, tags_match, value_ptr, KeyHash, Table, EMPTY, FROZEN, MOVED, PENDING,
+    key_ptr, slot_entry, slot_for, slot_tag, tags_match, value_ptr, KeyHash, Table, EMPTY, FROZEN, MOVED, PENDING,
     TOMBSTONE, UNSET,
 };
 use super::AtomicDict;
@@ -84,8 +84,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         mut eq: impl FnMut(NonNull<()>) -> Result<bool, E>,
         mut decide: impl FnMut(Option<NonNull<()>>, Option<V>) -> Result<Action<V>, E>,
     ) -> Result<Outcome, E> {
-        let (hash, tag) = (key_hash.hash, key_hash.tag());
-        let mixed = mix(hash);
+        let (hash, mixed, tag) = (key_hash.hash, key_hash.mixed(), key_hash.tag());
         let mut spare: Option<V> = None;
         let mut owned_key: Option<K> = None;
         let mut t = self.current(guard);
@@ -241,7 +240,8 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         // SAFETY: the caller keeps `key` alive for the call.
         let k = owned_key.take().unwrap_or_else(|| unsafe { K::clone_raw(key) }).into_raw();
         let v = value.into_raw();
-        // Relaxed (hash, tag, key): published by the Release CAS on the value word just below.
+        // Relaxed (hash, tag, key): published by the Release CAS on the value word just below,
+        // which pairs with the Acquire loads of readers, scanners and migration helpers.
         entry.hash.store(hash, Ordering::Relaxed);
         entry.tag.store(tag, Ordering::Relaxed);
         entry.key.store(k.as_ptr(), Ordering::Relaxed);

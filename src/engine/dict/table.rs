@@ -99,6 +99,8 @@ const FROM_HASH: u64 = 1 << (TAG_BITS - 1);
 pub struct KeyHash {
     /// The caller's hash.
     pub hash: u64,
+    /// `mix(hash)`, computed once: it places the key (low bits) and gives its hash tag.
+    mixed: u64,
     tag: u64,
 }
 
@@ -106,13 +108,19 @@ impl KeyHash {
     /// A key known by its hash alone.
     #[inline]
     pub fn new(hash: u64) -> Self {
-        KeyHash { hash, tag: FROM_HASH | (mix(hash) >> (64 - TAG_BITS + 1)) }
+        let mixed = mix(hash);
+        KeyHash { hash, mixed, tag: FROM_HASH | (mixed >> (64 - TAG_BITS + 1)) }
     }
 
     /// A key whose equal keys of its kind all have this `fingerprint` (for an integer, its value).
     #[inline]
     pub fn with_fingerprint(hash: u64, fingerprint: u64) -> Self {
-        KeyHash { hash, tag: mix(fingerprint ^ hash) >> (64 - TAG_BITS + 1) }
+        KeyHash { hash, mixed: mix(hash), tag: mix(fingerprint ^ hash) >> (64 - TAG_BITS + 1) }
+    }
+
+    #[inline]
+    pub(super) fn mixed(self) -> u64 {
+        self.mixed
     }
 
     #[inline]
@@ -122,7 +130,7 @@ impl KeyHash {
 
     /// The key hash an entry stores: its hash and the tag it was inserted with.
     pub(super) fn stored(hash: u64, tag: u64) -> Self {
-        KeyHash { hash, tag }
+        KeyHash { hash, mixed: mix(hash), tag }
     }
 }
 
