@@ -126,6 +126,12 @@ impl<K: Handle, V: Handle> Migration<K, V> {
         }
     }
 
+    /// How many entries a published migration moved to the next generation (none for `clear`).
+    pub fn moved_entries(&self) -> Option<usize> {
+        let job = self.job().filter(|_| self.is_published())?;
+        Some(if job.next.origin == Origin::Cleared { 0 } else { job.prefix(job.entry_chunks) })
+    }
+
     /// Frees the job (and our reference to the next generation); from the generation's Drop.
     pub fn drop_next(&mut self) {
         #[cfg(not(loom))]

@@ -205,8 +205,9 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     /// Notes a probe that passed `passed` slots with matching tags.
     #[inline]
     fn note_passed(&self, passed: usize) {
-        if passed > CROWDED {
-            // Relaxed: a hint, as above.
+        // Relaxed (both): a hint, as above. Stored only once: the flag shares a cache line with
+        // the root, which every operation reads.
+        if passed > CROWDED && !self.crowded.load(Ordering::Relaxed) {
             self.crowded.store(true, Ordering::Relaxed);
         }
     }
@@ -302,9 +303,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     /// Starts (or helps) a migration of the full generation `t`; returns the next generation.
     fn grow<'g>(&self, t: &'g Table<K, V>, guard: &'g Guard) -> &'g Table<K, V> {
         if migrate::job_of(t).is_none() {
-            let cap = t.cap();
-            // Double when at least half the entries are live; otherwise compact at this size.
-            let want = if t.len() >= cap / 2 { cap * 2 } else { cap };
+            let want = next_capacity(t.cap(), t.len());
             let next = match Table::with_entries(want, Origin::Copied, t.migrations + 1) {
                 Ok(next) => next,
                 Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u64; 2]>()),
@@ -386,6 +385,26 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     }
 }
 
+/// Live keys up to which a full table grows fourfold rather than twofold.
+///
+/// Every migration copies every live entry, so the fewer a growing map goes through, the less
+/// each insert pays for growth: growing 4x copies each key a third as often as growing 2x. The
+/// price is memory (a table just grown 4x is a quarter full), which matters only for large maps,
+/// so large ones double. CPython's set has grown by this rule for years, with this threshold
+/// (`setobject.c`, `set_table_resize`), as did its dict before 3.3.
+const GROW_4X_UP_TO: usize = 50_000;
+
+/// Entries of the generation that follows a full one of `cap` entries holding `live` keys:
+/// larger when at least half the entries are live, otherwise the same size (a compaction,
+/// dropping the dead entries).
+fn next_capacity(cap: usize, live: usize) -> usize {
+    match live {
+        _ if live < cap / 2 => cap,
+        0..=GROW_4X_UP_TO => cap * 4,
+        _ => cap * 2,
+    }
+}
+
 /// A retired generation crossing to whichever thread runs the epoch's deferred functions.
 struct SendTable<K: Handle, V: Handle>(*mut Table<K, V>);
 // SAFETY: tables are shared between threads by design; `Handle` objects may be released on any
@@ -400,5 +419,21 @@ impl<K: Handle, V: Handle> Drop for AtomicDict<K, V> {
         let raw = self.root.load(Ordering::Relaxed);
         // SAFETY: the root held one Arc reference.
         drop(unsafe { Arc::from_raw(raw) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{next_capacity, GROW_4X_UP_TO};
+
+    #[test]
+    fn a_full_table_grows_fourfold_while_small_then_twofold_and_a_half_dead_one_compacts() {
+        assert_eq!(next_capacity(10, 10), 40);
+        assert_eq!(next_capacity(GROW_4X_UP_TO, GROW_4X_UP_TO), 4 * GROW_4X_UP_TO);
+        assert_eq!(next_capacity(GROW_4X_UP_TO + 1, GROW_4X_UP_TO + 1), 2 * (GROW_4X_UP_TO + 1));
+        assert_eq!(next_capacity(1 << 20, 1 << 19), 1 << 21);
+        // Fewer than half live (the rest deleted): same size, holes dropped.
+        assert_eq!(next_capacity(1 << 20, (1 << 19) - 1), 1 << 20);
+        assert_eq!(next_capacity(10, 4), 10);
     }
 }

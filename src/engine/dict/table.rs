@@ -221,7 +221,10 @@ pub(super) struct Table<K: Handle, V: Handle> {
     pub index: Box<[AtomicU64]>,
     pub entries: Box<[Entry]>,
     /// Next entry number to reserve; may run past `entries.len()` (then the table is full).
-    pub next_entry: AtomicUsize,
+    /// Every insert writes it, so it has a cache line of its own: sharing one with the fields
+    /// every operation reads (mask, index, entries) would make each insert on one thread a
+    /// cache miss for every operation on the others.
+    pub next_entry: CachePadded<AtomicUsize>,
     /// Live entries when this generation was published, plus the striped deltas since.
     pub len_base: AtomicIsize,
     pub len_stripes: Box<[CachePadded<AtomicIsize>]>,
@@ -249,7 +252,7 @@ impl<K: Handle, V: Handle> Table<K, V> {
                 key: AtomicPtr::new(std::ptr::null_mut()),
                 value: AtomicUsize::new(UNSET),
             })?,
-            next_entry: AtomicUsize::new(0),
+            next_entry: CachePadded::new(AtomicUsize::new(0)),
             len_base: AtomicIsize::new(0),
             len_stripes: (0..stripe_count()).map(|_| CachePadded::new(AtomicIsize::new(0))).collect(),
             origin,
@@ -356,6 +359,12 @@ impl<K: Handle, V: Handle> Drop for Table<K, V> {
         // We are the last owner: no thread can read this generation any more (the root's
         // reference was dropped through the epoch; iterators hold their own Arc).
         let transferred = self.mig.moved_to().map(|next| next.origin) == Some(Origin::Copied);
+        if transferred && self.mig.moved_entries() == Some(self.reserved()) {
+            // Every entry was live and now belongs to the next generation (the common case
+            // after growth): nothing here to release, so skip reading the whole table again.
+            self.mig.drop_next();
+            return;
+        }
         for i in 0..self.reserved() {
             let live = self.live_value(i);
             // Relaxed: we are the only owner; the Arc drop synchronized with every other.
