@@ -151,9 +151,10 @@ fn model(f: impl Fn(Arc<Map>) + Sync + Send + 'static) {
     eprintln!("{} executions", executions.load(Ordering::Relaxed));
 }
 
-/// (a, growth) As (a), but two of the four other keys stay live, so the migration doubles the
-/// table (at least half the entries live) and copies them. Takes well over the routine budget (more than 5 minutes on
-/// 2 cores), so it is ignored by default: `scripts/loom-test --ignored` runs it.
+/// (a, growth) As (a), but two of the four other keys stay live, so the migration grows the
+/// table (at least half the entries live) and copies them. Takes well over the routine budget
+/// (more than 5 minutes on 2 cores), so it is ignored by default: `scripts/loom-test --ignored`
+/// runs it.
 #[test]
 #[ignore = "long: run with scripts/loom-test --ignored"]
 fn same_key_insert_race_across_a_growth_inserts_once() {
