@@ -273,6 +273,7 @@ impl<K: Handle, V: Handle> Job<K, V> {
         // of keys of one hash would cost a migration time quadratic in its length.
         let mut last: Option<(usize, usize)> = None;
         for i in self.range(chunk, old.cap()) {
+            prefetch_home(old, new, i + PREFETCH_AHEAD);
             let Some(value) = old.live_value(i) else { continue };
             let from = &old.entries[i];
             let to = &new.entries[pos];
@@ -321,6 +322,31 @@ impl<K: Handle, V: Handle> Job<K, V> {
         let start = (chunk * self.chunk).min(pos);
         self.prefix(chunk.min(self.entry_chunks)) + (start..pos).filter(|&i| old.live_value(i).is_some()).count()
     }
+}
+
+/// How far ahead of the copy [`prefetch_home`] looks, in entries.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Starts loading the cache line of `new`'s index that old entry `i` will be claimed in.
+///
+/// The copy walks the old entries in order but claims slots of the new index at random, and
+/// each claim is a locked instruction, which keeps the next entry's index load from starting
+/// early: in a table larger than the cache every copied entry waited for one memory access in
+/// turn (perf: two thirds of the copy's time on that load). Asking a few entries ahead lets
+/// those accesses overlap. Only a hint: the hash is read without synchronization (a stale one
+/// fetches a useless line), and nothing is read through the prefetched address.
+#[inline]
+fn prefetch_home<K: Handle, V: Handle>(old: &Table<K, V>, new: &Table<K, V>, i: usize) {
+    #[cfg(all(target_arch = "x86_64", not(loom)))]
+    if let Some(ahead) = old.entries.get(i) {
+        // Relaxed: a hint, see above.
+        let home = mix(ahead.hash.load(Ordering::Relaxed)) as usize & new.mask;
+        let line = new.index[home].as_ptr().cast::<i8>().cast_const();
+        // SAFETY: a prefetch reads nothing and cannot fault; `line` is in bounds anyway.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line) };
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+    let _ = (old, new, i);
 }
 
 /// Sets a slot of `new`'s index to `want`, probing from slot `from` (idempotent: another helper
