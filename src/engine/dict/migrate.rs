@@ -430,4 +430,44 @@ mod tests {
             assert_eq!(Arc::strong_count(k), 1, "key {i} released more or fewer times than taken");
         }
     }
+
+    /// A delete descheduled between its tombstone and retiring its slot, meanwhile frozen by a
+    /// migration: the retire fails, so the dead entry keeps its key, and the old generation must
+    /// release it when freed (it was not moved, and a live-only shortcut must not skip it).
+    #[test]
+    fn a_key_left_in_a_dead_entry_by_a_failed_retire_is_released_with_its_generation() {
+        use crate::engine::dict::table::{slot_entry, value_ptr, TOMBSTONE};
+        use crate::sync::Ordering;
+
+        let map: AtomicDict<Arc<u64>, Arc<u64>> = AtomicDict::new();
+        let keys: Vec<Arc<u64>> = (0..4).map(Arc::new).collect();
+        let g = pin();
+        for k in &keys {
+            map.insert(&g, crate::engine::dict::KeyHash::new(**k), crate::engine::reclaim::Handle::as_ptr(k), eq(**k), Arc::new(0)).unwrap();
+        }
+        let old = map.iter(&g).into_table();
+        // The delete of key 0: its value CAS to TOMBSTONE succeeds...
+        let (pos, slot) = (0..=old.mask)
+            .map(|p| (p, old.index[p].load(Ordering::Acquire)))
+            .find(|&(_, s)| slot_entry(s) == Some(0))
+            .expect("key 0 has a slot");
+        let word = old.entries[0].value.swap(TOMBSTONE, Ordering::AcqRel);
+        old.add_len(-1);
+        // SAFETY: the word held entry 0's value, a reference the entry owned; we unlinked it.
+        drop(unsafe { <Arc<u64> as crate::engine::reclaim::Handle>::from_raw(value_ptr(word).unwrap()) });
+        // ...then, before it retires the slot, a migration freezes and moves the rest.
+        map.reserve(&g, 1000).unwrap();
+        assert!(old.mig.is_published());
+        old.retire_slot(&g, pos, slot, 0);
+        assert_ne!(old.entries[0].key.load(Ordering::Acquire), std::ptr::null_mut(), "the retire must have failed");
+        drop(g);
+        drop(old);
+        drop(map);
+        for _ in 0..1000 {
+            pin().flush();
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(Arc::strong_count(k), 1, "key {i} released more or fewer times than taken");
+        }
+    }
 }
