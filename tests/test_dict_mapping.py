@@ -159,6 +159,22 @@ def test_minus_one_and_minus_two_are_distinct_keys():
     assert -1 not in ad and ad[-2] == "b"
 
 
+@pytest.mark.parametrize("n", [0, 300, -300, 2**62, -(2**63), 2**63, 2**64 + 5, -(2**64) - 5, 2**61 - 1 + 7])
+def test_equal_ints_that_are_different_objects_are_one_key(n):
+    # int(str(n)) makes a new object (outside the small-int cache) equal to n; n + P and n - P
+    # (P = 2**61 - 1, the modulus of int hashes) share its hash but not its value.
+    p = 2**61 - 1
+    ad = AtomicDict()
+    ad[n] = "n"
+    ad[n + p] = "n+p"
+    ad[n - p] = "n-p"
+    twin = int(str(n))
+    assert ad[twin] == "n" and ad[int(str(n + p))] == "n+p" and ad[int(str(n - p))] == "n-p"
+    assert len(ad) == 3
+    del ad[twin]
+    assert n not in ad and len(ad) == 2
+
+
 def test_true_and_one_are_the_same_key():
     ad = AtomicDict()
     ad[True] = "t"

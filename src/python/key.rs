@@ -41,10 +41,7 @@ pub(crate) fn hash_of(key: &Bound<'_, PyAny>, fingerprint: bool) -> PyResult<Key
 
 /// The low 64 bits of an exact int (two's complement), or `None` if they cannot be had.
 fn low_bits(int: &Bound<'_, PyAny>) -> Option<u64> {
-    let mut overflow = 0;
-    // SAFETY: `int` is a live int object; the call only reads it.
-    let small = unsafe { ffi::PyLong_AsLongLongAndOverflow(int.as_ptr(), &mut overflow) };
-    if overflow == 0 {
+    if let Some(small) = small_int(int) {
         return Some(small as u64);
     }
     // Larger than 64 bits: mask (rare, and only a new int object's worth of work).
@@ -149,6 +146,11 @@ pub(crate) fn eq_for<'a, 'py>(
 /// Equality of two objects of the exact builtin key types, decided without user code; `None`
 /// if either is of another type (then `__eq__` decides).
 fn builtin_eq(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> Option<bool> {
+    if a.is_exact_instance_of::<PyInt>() && b.is_exact_instance_of::<PyInt>() {
+        if let (Some(x), Some(y)) = (small_int(a), small_int(b)) {
+            return Some(x == y);
+        }
+    }
     if a.is_exact_instance_of::<PyString>() && b.is_exact_instance_of::<PyString>()
         || a.is_exact_instance_of::<PyInt>() && b.is_exact_instance_of::<PyInt>()
         || a.is_exact_instance_of::<PyBytes>() && b.is_exact_instance_of::<PyBytes>()
@@ -176,6 +178,15 @@ fn builtin_eq(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> Option<bool> {
         equal &= builtin_eq(&x, &y)?;
     }
     Some(equal)
+}
+
+/// The value of an exact int that fits 64 bits. Two such ints compare by value at about half
+/// the cost of `PyObject_RichCompareBool`, which dispatches through the type's richcompare.
+fn small_int(int: &Bound<'_, PyAny>) -> Option<i64> {
+    let mut overflow = 0;
+    // SAFETY: `int` is a live exact int; the call only reads it and cannot fail for an int.
+    let v = unsafe { ffi::PyLong_AsLongLongAndOverflow(int.as_ptr(), &mut overflow) };
+    (overflow == 0).then_some(v)
 }
 
 fn is_builtin_key(x: &Bound<'_, PyAny>) -> bool {
