@@ -53,7 +53,9 @@ impl<K: Handle, V: Handle> Iter<K, V> {
         self.next_with_hash(guard).map(|(_, k, v)| (k, v))
     }
 
-    /// [`Iter::next`] with the key's stored hash and tag (so a copy need not hash again).
+    /// [`Iter::next`] with the key's stored hash (so a copy need not hash again). The tag is the
+    /// hash's own: correct for any key (tags of the two kinds always match), though a copy into
+    /// a crowded map then probes without fingerprints.
     pub fn next_with_hash(&mut self, _guard: &Guard) -> Option<(KeyHash, K, V)> {
         'generation: loop {
             self.follow_migrations();
@@ -72,12 +74,9 @@ impl<K: Handle, V: Handle> Iter<K, V> {
                 let Some(key) = key_ptr(t.entries[i].key.load(Ordering::Acquire)) else {
                     continue;
                 };
-                // Relaxed (both): written before the Release that stored the value word, which
-                // our Acquire load above pairs with.
-                let hash = KeyHash::stored(
-                    t.entries[i].hash.load(Ordering::Relaxed),
-                    t.entries[i].tag.load(Ordering::Relaxed),
-                );
+                // Relaxed: written before the Release that stored the value word, which our
+                // Acquire load above pairs with.
+                let hash = KeyHash::new(t.entries[i].hash.load(Ordering::Relaxed));
                 // SAFETY: the generation was unpublished after we pinned, so the key and value
                 // it holds are owned by it or released only after our guard drops.
                 unsafe {

@@ -27,10 +27,11 @@
 use std::sync::Arc;
 
 use super::table::{
-    into_raw, mix, slot_for, Origin, Table, EMPTY, FROZEN, MOVED, UNSET,
+    into_raw, mix, slot_entry, slot_for, slot_tag, zeroed_slice, CapacityError, Origin, Table, EMPTY,
+    FROZEN, MOVED, UNSET,
 };
 use crate::engine::reclaim::Handle;
-use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicU16, AtomicUsize, Ordering};
 
 /// Migration state of one generation: empty until a migration starts.
 pub(super) struct Migration<K: Handle, V: Handle> {
@@ -49,6 +50,11 @@ pub(super) struct Job<K: Handle, V: Handle> {
     copy: Phase,
     /// Live entries per entry chunk (valid once the count phase is done).
     counts: Box<[AtomicUsize]>,
+    /// The index tag of each old entry that a slot points at, collected by the freeze (valid
+    /// once the freeze phase is done). Entries do not keep their tags: this takes 2 bytes per
+    /// entry for the length of a migration instead of 8 for the life of the table. Empty for
+    /// `clear`, which copies nothing.
+    tags: Box<[AtomicU16]>,
 }
 
 /// A set of chunks that helpers claim, do, and mark done.
@@ -155,11 +161,12 @@ impl<K: Handle, V: Handle> Migration<K, V> {
 
 /// Starts migrating `old` into `next` unless a migration is already under way, then helps
 /// until the next generation is published. Returns whether `next` was the one installed (if
-/// not, another migration was, and it is published now).
-pub(super) fn start<K: Handle, V: Handle>(old: &Table<K, V>, next: Table<K, V>) -> bool {
+/// not, another migration was, and it is published now); an error, with nothing started, if
+/// the migration's own bookkeeping cannot be allocated.
+pub(super) fn start<K: Handle, V: Handle>(old: &Table<K, V>, next: Table<K, V>) -> Result<bool, CapacityError> {
     let mut ours = false;
     if old.mig.job().is_none() {
-        let job = Box::into_raw(Box::new(Job::new(old, next)));
+        let job = Box::into_raw(Box::new(Job::new(old, next)?));
         // AcqRel on success: Release publishes the job's contents to helpers (Acquire load in
         // `job()`). Acquire on failure: we read the winner's job in `help`.
         match old.mig.job.compare_exchange(
@@ -174,7 +181,7 @@ pub(super) fn start<K: Handle, V: Handle>(old: &Table<K, V>, next: Table<K, V>) 
         }
     }
     help(old);
-    ours
+    Ok(ours)
 }
 
 /// Helps the migration of `old` until the next generation is published; returns it.
@@ -204,12 +211,14 @@ pub(super) fn help<K: Handle, V: Handle>(old: &Table<K, V>) -> &Table<K, V> {
 }
 
 impl<K: Handle, V: Handle> Job<K, V> {
-    fn new(old: &Table<K, V>, next: Table<K, V>) -> Self {
+    fn new(old: &Table<K, V>, next: Table<K, V>) -> Result<Self, CapacityError> {
         // Chunks of at least 256, at most ~128 of them per array, so prefix sums stay cheap.
         let chunk = old.cap().div_ceil(128).max(256);
         let index_chunks = old.index.len().div_ceil(chunk);
         let entry_chunks = old.cap().div_ceil(chunk);
-        Job {
+        let tags = if next.origin == Origin::Cleared { 0 } else { old.cap() };
+        Ok(Job {
+            tags: zeroed_slice(tags, || AtomicU16::new(0))?,
             next: Arc::new(next),
             chunk,
             index_chunks,
@@ -218,7 +227,7 @@ impl<K: Handle, V: Handle> Job<K, V> {
             count: Phase::new(entry_chunks),
             copy: Phase::new(entry_chunks),
             counts: (0..entry_chunks).map(|_| AtomicUsize::new(0)).collect(),
-        }
+        })
     }
 
     fn range(&self, chunk: usize, len: usize) -> std::ops::Range<usize> {
@@ -231,7 +240,15 @@ impl<K: Handle, V: Handle> Job<K, V> {
                 // AcqRel: Acquire pairs with the Release CAS that filled the slot, so the copy
                 // phase sees the entry it points at; Release publishes the job (which we
                 // Acquired in `job()`) to whoever sees FROZEN and goes on to `help`.
-                slot.fetch_or(FROZEN, Ordering::AcqRel);
+                let was = slot.fetch_or(FROZEN, Ordering::AcqRel);
+                // A frozen slot never changes again, so every helper (and a late redo) stores
+                // the same tag. Every live entry has a slot: an entry whose slot claim lost to
+                // the freeze stays unpublished, which the count phase treats as dead.
+                if let (Some(e), false) = (slot_entry(was), self.tags.is_empty()) {
+                    // Relaxed: published to the copy phase by this phase's `finish` (Release),
+                    // which pairs with the Acquire in `Phase::run`.
+                    self.tags[e].store(slot_tag(was) as u16, Ordering::Relaxed);
+                }
             }
         } else {
             for entry in &old.entries[self.range(unit - self.index_chunks, old.cap())] {
@@ -277,14 +294,15 @@ impl<K: Handle, V: Handle> Job<K, V> {
             let Some(value) = old.live_value(i) else { continue };
             let from = &old.entries[i];
             let to = &new.entries[pos];
-            // Relaxed (all four): the hash, tag and key are visible to us through the Acquire in
-            // live_value, which pairs with the inserter's Release on the value word; the new
+            // Relaxed (hash, both stores): the hash and key are visible to us through the Acquire
+            // in live_value, which pairs with the inserter's Release on the value word; the new
             // generation is published by the Release store of `published`, which pairs with the
             // Acquire in `is_published`.
             let hash = from.hash.load(Ordering::Relaxed);
-            let tag = from.tag.load(Ordering::Relaxed);
             to.hash.store(hash, Ordering::Relaxed);
-            to.tag.store(tag, Ordering::Relaxed);
+            // Relaxed: written in the freeze phase, whose `finish` (Release) our phase start
+            // Acquired.
+            let tag = u64::from(self.tags[i].load(Ordering::Relaxed));
             // Relaxed: as above. A CAS from null: a late helper must not put back a key that a
             // delete after publication retired (and released).
             let _ = to.key.compare_exchange(

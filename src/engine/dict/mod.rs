@@ -273,7 +273,8 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
             let t = self.current(guard);
             let empty = Table::with_entries(0, Origin::Cleared, t.migrations + 1)
                 .expect("the smallest table always fits");
-            if migrate::start(t, empty) {
+            // A clear's job allocates nothing beyond its fixed bookkeeping.
+            if migrate::start(t, empty).expect("a clear needs no tag table") {
                 // Move the root now, so the old generation (and everything it held) is retired
                 // at once rather than at the next operation.
                 self.current(guard);
@@ -293,7 +294,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
             }
             let want = t.len().checked_add(additional).ok_or(CapacityError::Overflow)?;
             let next = Table::with_entries(want.max(t.cap()), Origin::Copied, t.migrations + 1)?;
-            if migrate::start(t, next) {
+            if migrate::start(t, next)? {
                 self.current(guard);
                 return Ok(());
             }
@@ -308,7 +309,9 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                 Ok(next) => next,
                 Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u64; 2]>()),
             };
-            migrate::start(t, next);
+            if migrate::start(t, next).is_err() {
+                std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u16; 2]>());
+            }
         } else {
             migrate::help(t);
         }

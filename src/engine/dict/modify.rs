@@ -240,10 +240,9 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         // SAFETY: the caller keeps `key` alive for the call.
         let k = owned_key.take().unwrap_or_else(|| unsafe { K::clone_raw(key) }).into_raw();
         let v = value.into_raw();
-        // Relaxed (hash, tag, key): published by the Release CAS on the value word just below,
-        // which pairs with the Acquire loads of readers, scanners and migration helpers.
+        // Relaxed (hash, key): published by the Release CAS on the value word just below, which
+        // pairs with the Acquire loads of readers, scanners and migration helpers.
         entry.hash.store(hash, Ordering::Relaxed);
-        entry.tag.store(tag, Ordering::Relaxed);
         entry.key.store(k.as_ptr(), Ordering::Relaxed);
         // Release on success: publishes hash and key to anyone who Acquires the value word
         // (iterators, migration). Acquire on failure: the entry froze; pairs with the AcqRel

@@ -7,9 +7,10 @@
 //!   re-inserting a deleted key re-points the same slot at a new entry at the end (dict's order
 //!   semantics), unless the delete already retired the slot to DEAD and released the key; then
 //!   the key is inserted afresh at the first EMPTY slot of its probe sequence.
-//! * `entries`: `cap` entries `{hash, tag, key, value}` filled in reservation order, which is
-//!   insertion order. `hash`, `tag` and `key` are written before the entry is published and never
-//!   change afterwards (an abandoned reservation resets its key to null, see below).
+//! * `entries`: `cap` entries `{hash, key, value}` filled in reservation order, which is
+//!   insertion order. `hash` and `key` are written before the entry is published and never
+//!   change afterwards (an abandoned reservation resets its key to null, see below). The tag is
+//!   kept only in the entry's slot.
 //!
 //! # Value word states (low 3 bits of an 8-aligned pointer)
 //! | word | meaning |
@@ -127,11 +128,6 @@ impl KeyHash {
     pub(super) fn tag(self) -> u64 {
         self.tag
     }
-
-    /// The key hash an entry stores: its hash and the tag it was inserted with.
-    pub(super) fn stored(hash: u64, tag: u64) -> Self {
-        KeyHash { hash, mixed: mix(hash), tag }
-    }
 }
 
 /// Whether a slot with tag `slot` may hold the key with tag `probe`: same tag, or tags of two
@@ -173,12 +169,11 @@ pub(super) fn value_ptr(word: usize) -> Option<NonNull<()>> {
     }
 }
 
-/// `{hash, tag, key, value}`; all atomic so that migration helpers and abandoned inserters can
-/// touch the same entry without data races. The tag is the one its index slot carries, kept so
-/// that a migration can build the next index.
+/// `{hash, key, value}`; all atomic so that migration helpers and abandoned inserters can touch
+/// the same entry without data races. The entry's tag lives only in its index slot: a migration
+/// collects it from there while freezing the index (see `Job::tags`).
 pub(super) struct Entry {
     pub hash: AtomicU64,
-    pub tag: AtomicU64,
     pub key: AtomicPtr<()>,
     pub value: AtomicUsize,
 }
@@ -248,7 +243,6 @@ impl<K: Handle, V: Handle> Table<K, V> {
             index: zeroed_slice(index_len, || AtomicU64::new(EMPTY))?,
             entries: zeroed_slice(cap, || Entry {
                 hash: AtomicU64::new(0),
-                tag: AtomicU64::new(0),
                 key: AtomicPtr::new(std::ptr::null_mut()),
                 value: AtomicUsize::new(UNSET),
             })?,
@@ -403,7 +397,7 @@ fn entries_for_index(index_len: usize) -> usize {
 
 /// A boxed slice of `n` elements whose all-zero bit pattern is their initial state.
 #[cfg(not(loom))]
-fn zeroed_slice<T>(n: usize, _init: impl Fn() -> T) -> Result<Box<[T]>, CapacityError> {
+pub(super) fn zeroed_slice<T>(n: usize, _init: impl Fn() -> T) -> Result<Box<[T]>, CapacityError> {
     use std::alloc::{alloc_zeroed, Layout};
     if n == 0 || std::mem::size_of::<T>() == 0 {
         return Ok((0..n).map(|_| _init()).collect());
@@ -422,7 +416,7 @@ fn zeroed_slice<T>(n: usize, _init: impl Fn() -> T) -> Result<Box<[T]>, Capacity
 
 /// Under loom, atomics are not plain memory: build each element.
 #[cfg(loom)]
-fn zeroed_slice<T>(n: usize, init: impl Fn() -> T) -> Result<Box<[T]>, CapacityError> {
+pub(super) fn zeroed_slice<T>(n: usize, init: impl Fn() -> T) -> Result<Box<[T]>, CapacityError> {
     Ok((0..n).map(|_| init()).collect())
 }
 
