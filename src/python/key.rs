@@ -146,13 +146,14 @@ pub(crate) fn eq_for<'a, 'py>(
 /// Equality of two objects of the exact builtin key types, decided without user code; `None`
 /// if either is of another type (then `__eq__` decides).
 fn builtin_eq(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> Option<bool> {
-    if a.is_exact_instance_of::<PyInt>() && b.is_exact_instance_of::<PyInt>() {
+    let ints = a.is_exact_instance_of::<PyInt>() && b.is_exact_instance_of::<PyInt>();
+    if ints {
         if let (Some(x), Some(y)) = (small_int(a), small_int(b)) {
             return Some(x == y);
         }
     }
-    if a.is_exact_instance_of::<PyString>() && b.is_exact_instance_of::<PyString>()
-        || a.is_exact_instance_of::<PyInt>() && b.is_exact_instance_of::<PyInt>()
+    if ints
+        || a.is_exact_instance_of::<PyString>() && b.is_exact_instance_of::<PyString>()
         || a.is_exact_instance_of::<PyBytes>() && b.is_exact_instance_of::<PyBytes>()
     {
         // SAFETY: both are live objects. The builtin comparison of two exact str/int/bytes runs

@@ -244,10 +244,11 @@ impl<K: Handle, V: Handle> Job<K, V> {
                 // A frozen slot never changes again, so every helper (and a late redo) stores
                 // the same tag. Every live entry has a slot: an entry whose slot claim lost to
                 // the freeze stays unpublished, which the count phase treats as dead.
-                if let (Some(e), false) = (slot_entry(was), self.tags.is_empty()) {
+                // A `clear` copies nothing and keeps no tags: `get` finds no cell.
+                if let Some(tag) = slot_entry(was).and_then(|e| self.tags.get(e)) {
                     // Relaxed: published to the copy phase by this phase's `finish` (Release),
                     // which pairs with the Acquire in `Phase::run`.
-                    self.tags[e].store(slot_tag(was) as u16, Ordering::Relaxed);
+                    tag.store(slot_tag(was) as u16, Ordering::Relaxed);
                 }
             }
         } else {
@@ -413,40 +414,54 @@ mod tests {
     use std::sync::Arc;
 
     use super::job_of;
-    use crate::engine::dict::AtomicDict;
-    use crate::engine::reclaim::pin;
+    use crate::engine::dict::table::{slot_entry, value_ptr, TOMBSTONE};
+    use crate::engine::dict::{AtomicDict, KeyHash};
+    use crate::engine::reclaim::{pin, Handle};
+    use crate::sync::Ordering;
+
+    type Map = AtomicDict<Arc<u64>, Arc<u64>>;
 
     fn eq(k: u64) -> impl FnMut(std::ptr::NonNull<()>) -> Result<bool, ()> {
         // SAFETY: the engine passes stored keys, `Arc<u64>`s it keeps alive for the call.
         move |p| Ok(unsafe { *p.cast::<u64>().as_ref() } == k)
     }
 
-    /// Regression: a helper descheduled in the copy phase, copying after publication, put back
-    /// the key of an entry whose delete had retired (and released) it: a double release.
-    #[test]
-    fn late_copy_after_publication_does_not_resurrect_a_retired_key() {
-        let map: AtomicDict<Arc<u64>, Arc<u64>> = AtomicDict::new();
+    /// A map holding keys 0..4 (in one small generation), and the keys.
+    fn map_of_four() -> (Map, Vec<Arc<u64>>) {
+        let map = Map::new();
         let keys: Vec<Arc<u64>> = (0..4).map(Arc::new).collect();
         let g = pin();
         for k in &keys {
-            map.insert(&g, crate::engine::dict::KeyHash::new(**k), crate::engine::reclaim::Handle::as_ptr(k), eq(**k), Arc::new(0)).unwrap();
+            map.insert(&g, KeyHash::new(**k), k.as_ptr(), eq(**k), Arc::new(0)).unwrap();
         }
-        // Keep the old generation, migrate it (published), then delete key 0 in the new one.
-        let old = map.iter(&g).into_table();
-        map.reserve(&g, 1000).unwrap();
-        assert!(old.mig.is_published());
-        map.remove(&g, crate::engine::dict::KeyHash::new(0), crate::engine::reclaim::Handle::as_ptr(&keys[0]), eq(0)).unwrap();
-        // The descheduled helper wakes up and copies its chunk.
-        job_of(&old).unwrap().copy_entries(&old, 0);
-        drop(g);
-        drop(old);
-        drop(map);
+        (map, keys)
+    }
+
+    /// Runs the epoch's deferred releases, then checks each key is referenced by `keys` alone.
+    fn assert_each_key_released_once(keys: &[Arc<u64>]) {
         for _ in 0..1000 {
             pin().flush();
         }
         for (i, k) in keys.iter().enumerate() {
             assert_eq!(Arc::strong_count(k), 1, "key {i} released more or fewer times than taken");
         }
+    }
+
+    /// Regression: a helper descheduled in the copy phase, copying after publication, put back
+    /// the key of an entry whose delete had retired (and released) it: a double release.
+    #[test]
+    fn late_copy_after_publication_does_not_resurrect_a_retired_key() {
+        let (map, keys) = map_of_four();
+        let g = pin();
+        // Keep the old generation, migrate it (published), then delete key 0 in the new one.
+        let old = map.iter(&g).into_table();
+        map.reserve(&g, 1000).unwrap();
+        assert!(old.mig.is_published());
+        map.remove(&g, KeyHash::new(0), keys[0].as_ptr(), eq(0)).unwrap();
+        // The descheduled helper wakes up and copies its chunk.
+        job_of(&old).unwrap().copy_entries(&old, 0);
+        drop((g, old, map));
+        assert_each_key_released_once(&keys);
     }
 
     /// A delete descheduled between its tombstone and retiring its slot, meanwhile frozen by a
@@ -454,38 +469,28 @@ mod tests {
     /// release it when freed (it was not moved, and a live-only shortcut must not skip it).
     #[test]
     fn a_key_left_in_a_dead_entry_by_a_failed_retire_is_released_with_its_generation() {
-        use crate::engine::dict::table::{slot_entry, value_ptr, TOMBSTONE};
-        use crate::sync::Ordering;
-
-        let map: AtomicDict<Arc<u64>, Arc<u64>> = AtomicDict::new();
-        let keys: Vec<Arc<u64>> = (0..4).map(Arc::new).collect();
+        let (map, keys) = map_of_four();
         let g = pin();
-        for k in &keys {
-            map.insert(&g, crate::engine::dict::KeyHash::new(**k), crate::engine::reclaim::Handle::as_ptr(k), eq(**k), Arc::new(0)).unwrap();
-        }
         let old = map.iter(&g).into_table();
         // The delete of key 0: its value CAS to TOMBSTONE succeeds...
         let (pos, slot) = (0..=old.mask)
+            // Acquire: as a delete's probe reads the slot (pairs with the claim's Release).
             .map(|p| (p, old.index[p].load(Ordering::Acquire)))
             .find(|&(_, s)| slot_entry(s) == Some(0))
             .expect("key 0 has a slot");
+        // AcqRel: as the delete's tombstone CAS (pairs with the insert's Release of the value).
         let word = old.entries[0].value.swap(TOMBSTONE, Ordering::AcqRel);
         old.add_len(-1);
         // SAFETY: the word held entry 0's value, a reference the entry owned; we unlinked it.
-        drop(unsafe { <Arc<u64> as crate::engine::reclaim::Handle>::from_raw(value_ptr(word).unwrap()) });
+        drop(unsafe { <Arc<u64> as Handle>::from_raw(value_ptr(word).unwrap()) });
         // ...then, before it retires the slot, a migration freezes and moves the rest.
         map.reserve(&g, 1000).unwrap();
         assert!(old.mig.is_published());
         old.retire_slot(&g, pos, slot, 0);
-        assert_ne!(old.entries[0].key.load(Ordering::Acquire), std::ptr::null_mut(), "the retire must have failed");
-        drop(g);
-        drop(old);
-        drop(map);
-        for _ in 0..1000 {
-            pin().flush();
-        }
-        for (i, k) in keys.iter().enumerate() {
-            assert_eq!(Arc::strong_count(k), 1, "key {i} released more or fewer times than taken");
-        }
+        // Acquire: pairs with the AcqRel swap a successful retire would have made.
+        let key = old.entries[0].key.load(Ordering::Acquire);
+        assert_ne!(key, std::ptr::null_mut(), "the retire must have failed");
+        drop((g, old, map));
+        assert_each_key_released_once(&keys);
     }
 }

@@ -205,9 +205,10 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     /// Notes a probe that passed `passed` slots with matching tags.
     #[inline]
     fn note_passed(&self, passed: usize) {
-        // Relaxed (both): a hint, as above. Stored only once: the flag shares a cache line with
-        // the root, which every operation reads.
+        // Stored only once: the flag shares a cache line with the root, which every operation
+        // reads. Relaxed: a hint, as above; pairs with nothing.
         if passed > CROWDED && !self.crowded.load(Ordering::Relaxed) {
+            // Relaxed: a hint; pairs with nothing (readers only need to see it eventually).
             self.crowded.store(true, Ordering::Relaxed);
         }
     }
@@ -305,12 +306,11 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     fn grow<'g>(&self, t: &'g Table<K, V>, guard: &'g Guard) -> &'g Table<K, V> {
         if migrate::job_of(t).is_none() {
             let want = next_capacity(t.cap(), t.len());
-            let next = match Table::with_entries(want, Origin::Copied, t.migrations + 1) {
-                Ok(next) => next,
-                Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u64; 2]>()),
-            };
-            if migrate::start(t, next).is_err() {
-                std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u16; 2]>());
+            // Growth has no caller to return an error to: out of memory aborts, as with `Vec`.
+            let started = Table::with_entries(want, Origin::Copied, t.migrations + 1)
+                .and_then(|next| migrate::start(t, next));
+            if started.is_err() {
+                std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u64; 2]>());
             }
         } else {
             migrate::help(t);

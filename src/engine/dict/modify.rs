@@ -172,7 +172,10 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                                 // A slot that held our key's entry still belongs to our key
                                 // (re-pointed by another re-insert), or froze. An EMPTY slot
                                 // may have gone to another key: then probe again.
-                                if slot == EMPTY && now & FROZEN == 0 && !is_key(t, now, tag, hash, &mut eq)? {
+                                if slot == EMPTY
+                                    && now & FROZEN == 0
+                                    && !(tags_match(slot_tag(now), tag) && is_key(t, now, hash, &mut eq)?)
+                                {
                                     continue 'generation;
                                 }
                                 slot = now;
@@ -320,28 +323,29 @@ fn probe_run<K: Handle, V: Handle, E>(
             return Ok(Some(Probe::At(Found { pos: first + i, slot })));
         }
         // A slot whose tag rules the key out is passed without reading its entry.
-        if tags_match(slot_tag(slot), tag) {
-            if is_key(t, slot, tag, hash, eq)? {
-                return Ok(Some(Probe::At(Found { pos: first + i, slot })));
-            }
-            *passed += 1;
+        if !tags_match(slot_tag(slot), tag) {
+            continue;
         }
+        if is_key(t, slot, hash, eq)? {
+            return Ok(Some(Probe::At(Found { pos: first + i, slot })));
+        }
+        *passed += 1;
     }
     Ok(None)
 }
 
-/// Whether `slot` points at an entry holding our key.
+/// Whether `slot`, whose tag matches ours (the caller checked), points at an entry holding our
+/// key.
 fn is_key<K: Handle, V: Handle, E>(
     t: &Table<K, V>,
     slot: u64,
-    tag: u64,
     hash: u64,
     eq: &mut impl FnMut(NonNull<()>) -> Result<bool, E>,
 ) -> Result<bool, E> {
     let Some(e) = slot_entry(slot) else { return Ok(false) };
     let entry = &t.entries[e];
     // Relaxed (hash, key): visible through the Acquire load of the slot.
-    if !tags_match(slot_tag(slot), tag) || entry.hash.load(Ordering::Relaxed) != hash {
+    if entry.hash.load(Ordering::Relaxed) != hash {
         return Ok(false);
     }
     // Acquire: pairs with the AcqRel swap in `retire_slot`.
