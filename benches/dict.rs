@@ -24,14 +24,13 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::hash::{BuildHasher, Hasher};
 use std::hint::black_box;
-use std::ptr::NonNull;
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use lockless::engine::dict::{AtomicDict, KeyHash};
-use lockless::engine::reclaim::{pin, Handle};
+
 
 type Obj = Arc<u64>;
 
@@ -50,9 +49,8 @@ trait BenchMap: Sync + Send + Sized {
 /// The engine, as a caller would use it: the key's `u64` as its hash, equality by value.
 struct Engine(AtomicDict<Obj, Obj>);
 
-fn eq(k: u64) -> impl FnMut(NonNull<()>) -> Result<bool, Infallible> {
-    // SAFETY: the engine hands `eq` pointers to keys it owns, all `Arc<u64>` data.
-    move |p| Ok(unsafe { *p.cast::<u64>().as_ref() } == k)
+fn eq(k: u64) -> impl FnMut(&Obj) -> Result<bool, Infallible> {
+    move |stored| Ok(**stored == k)
 }
 
 fn infallible<T>(r: Result<T, Infallible>) -> T {
@@ -70,18 +68,15 @@ impl BenchMap for Engine {
     }
 
     fn get(&self, k: &Obj) -> bool {
-        let g = pin();
-        black_box(infallible(self.0.get(&g, KeyHash::new(**k), eq(**k)))).is_some()
+        black_box(infallible(self.0.get(KeyHash::new(**k), eq(**k)))).is_some()
     }
 
     fn insert(&self, k: &Obj, v: &Obj) {
-        let g = pin();
-        black_box(infallible(self.0.insert(&g, KeyHash::new(**k), k.as_ptr(), eq(**k), v.clone())));
+        black_box(infallible(self.0.insert(KeyHash::new(**k), k, eq(**k), v.clone())));
     }
 
     fn remove(&self, k: &Obj) {
-        let g = pin();
-        black_box(infallible(self.0.remove(&g, KeyHash::new(**k), k.as_ptr(), eq(**k))));
+        black_box(infallible(self.0.remove(KeyHash::new(**k), k, eq(**k))));
     }
 }
 

@@ -10,14 +10,13 @@
 //! released exactly once (see [`model`]).
 #![cfg(loom)]
 
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::sync::{Arc as StdArc, Mutex};
 
 use loom::sync::Arc;
 use loom::thread;
 use lockless::engine::dict::{Action, AtomicDict, KeyHash, Outcome};
-use lockless::engine::reclaim::{pin, Handle};
+use lockless::engine::reclaim::Handle;
 
 /// A `u64` that counts how many of its kind are alive (a std counter: not part of the model).
 struct Tracked {
@@ -51,9 +50,8 @@ impl Map {
         StdArc::new(Tracked { n, live: self.live.clone() })
     }
 
-    fn eq(k: u64) -> impl FnMut(NonNull<()>) -> Result<bool, ()> {
-        // SAFETY: the map only hands `eq` pointers to keys it owns, which are `Tracked`s.
-        move |p| Ok(unsafe { p.cast::<Tracked>().as_ref() }.n == k)
+    fn eq(k: u64) -> impl FnMut(&Obj) -> Result<bool, ()> {
+        move |stored| Ok(stored.n == k)
     }
 
     fn get(&self, k: u64) -> Option<u64> {
@@ -61,8 +59,7 @@ impl Map {
     }
 
     fn get_obj(&self, k: u64) -> Option<Obj> {
-        let g = pin();
-        self.inner.get(&g, KeyHash::new(k), Self::eq(k)).unwrap()
+        self.inner.get(KeyHash::new(k), Self::eq(k)).unwrap()
     }
 
     /// Stores `v` under `k`; what the write did (`Inserted` or `Replaced`) and the old value.
@@ -70,12 +67,10 @@ impl Map {
         let key = self.obj(k);
         let mut value = Some(self.obj(v));
         let mut previous = None;
-        let g = pin();
         let outcome = self
             .inner
-            .modify(&g, KeyHash::new(k), key.as_ptr(), Self::eq(k), |current, spare| {
-                // SAFETY: `current` is alive under `g` (modify's contract).
-                previous = current.map(|p| unsafe { p.cast::<Tracked>().as_ref() }.n);
+            .modify(KeyHash::new(k), &key, Self::eq(k), |current, spare| {
+                previous = current.map(|v| v.n);
                 Ok::<_, ()>(Action::Set(spare.or_else(|| value.take()).unwrap()))
             })
             .unwrap();
@@ -84,29 +79,27 @@ impl Map {
 
     fn remove(&self, k: u64) -> Option<u64> {
         let key = self.obj(k);
-        let g = pin();
-        self.inner.remove(&g, KeyHash::new(k), key.as_ptr(), Self::eq(k)).unwrap().map(|v| v.n)
+        self.inner.remove(KeyHash::new(k), &key, Self::eq(k)).unwrap().map(|v| v.n)
     }
 
     fn cas(&self, k: u64, expected: &Obj, desired: u64) -> bool {
         let key = self.obj(k);
         let desired = self.obj(desired);
-        let g = pin();
         self.inner
-            .compare_and_set(&g, KeyHash::new(k), key.as_ptr(), Self::eq(k), Some(expected.as_ptr()), Some(desired))
+            .compare_and_set(KeyHash::new(k), &key, Self::eq(k), Some(expected.as_ptr()), Some(desired))
             .unwrap()
     }
 
     fn reserve(&self, additional: usize) {
-        self.inner.reserve(&pin(), additional).unwrap();
+        self.inner.reserve(additional).unwrap();
     }
 
     fn len(&self) -> usize {
-        self.inner.len(&pin())
+        self.inner.len()
     }
 
     fn migrations(&self) -> u64 {
-        self.inner.stats(&pin()).migrations
+        self.inner.stats().migrations
     }
 }
 

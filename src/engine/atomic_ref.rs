@@ -10,7 +10,9 @@
 //! the reader would revive a freed object. So every path that unlinks a pointer (set, swap, a
 //! successful compare-and-set) hands the slot's reference to [`reclaim::defer_release`], and
 //! every path that reads a pointer it will clone does so while pinned: the release runs only
-//! after every thread pinned at the time of the unlink has unpinned.
+//! after every thread pinned at the time of the unlink has unpinned. Each method pins the
+//! crate's collector for itself ([`reclaim::pinned`]), so no caller can pass a guard of
+//! another collector.
 //!
 //! # Identity
 //! `compare_and_set` compares addresses. The caller keeps `expected` alive for the duration of
@@ -29,7 +31,6 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use crate::engine::reclaim::{self, Handle};
-use crossbeam_epoch::Guard;
 
 use crate::sync::{AtomicPtr, Ordering};
 
@@ -67,7 +68,12 @@ impl<H: Handle> AtomicRef<H> {
     }
 
     /// A new reference to the current object. Wait-free.
-    pub fn get(&self, _guard: &Guard) -> H {
+    pub fn get(&self) -> H {
+        reclaim::pinned(|_guard| self.load_clone())
+    }
+
+    /// The body of [`AtomicRef::get`]; the caller is pinned.
+    fn load_clone(&self) -> H {
         // The Acquire half pairs with the Release half of the swap/CAS that stored the pointer,
         // so the object's contents written before publication are visible to the clone.
         // SeqCst: that Acquire, plus the single total order of lockless atomics (module docs).
@@ -80,22 +86,26 @@ impl<H: Handle> AtomicRef<H> {
 
     /// Replaces the object; the old one is released once no reader can still see it.
     /// Wait-free.
-    pub fn set(&self, value: H, guard: &Guard) {
+    pub fn set(&self, value: H) {
         // The old pointer's release is already deferred; we need nothing else from it.
-        let _ = self.swap_raw(value, guard);
+        reclaim::pinned(|guard| {
+            let _ = self.swap_raw(value, guard);
+        });
     }
 
     /// Replaces the object and returns (a new reference to) the old one. Wait-free.
-    pub fn swap(&self, value: H, guard: &Guard) -> H {
-        let old = self.swap_raw(value, guard);
-        // SAFETY: `old` was just unlinked and its release deferred through the epoch; we are
-        // pinned by `guard`, so it is alive now.
-        unsafe { H::clone_raw(old) }
+    pub fn swap(&self, value: H) -> H {
+        reclaim::pinned(|guard| {
+            let old = self.swap_raw(value, guard);
+            // SAFETY: `old` was just unlinked and its release deferred through the epoch; we
+            // are pinned by `guard`, so it is alive now.
+            unsafe { H::clone_raw(old) }
+        })
     }
 
     /// Swaps in `value`, defers the release of the old pointer, and returns the old pointer
     /// (alive while `guard` is held).
-    fn swap_raw(&self, value: H, guard: &Guard) -> NonNull<()> {
+    fn swap_raw(&self, value: H, guard: &crossbeam_epoch::Guard) -> NonNull<()> {
         // The Release half publishes the new object's contents to readers' Acquire loads in
         // `get`; the Acquire half makes the old object's contents visible for our clone.
         // SeqCst: that Release/Acquire pair, plus the single total order (module docs).
@@ -108,27 +118,25 @@ impl<H: Handle> AtomicRef<H> {
         old
     }
 
-    /// Stores `desired` if the slot holds exactly the object at `expected` (identity).
-    /// On failure hands `desired` back. Wait-free.
-    pub fn compare_and_set(
-        &self,
-        expected: NonNull<()>,
-        desired: H,
-        guard: &Guard,
-    ) -> Result<(), H> {
-        self.compare_exchange(expected, desired, guard)
-            .map(drop)
-            .map_err(|(_, desired)| desired)
+    /// Stores `desired` if the slot holds exactly the object at `expected` (identity: the
+    /// address is compared, never dereferenced). On failure hands `desired` back. Wait-free.
+    pub fn compare_and_set(&self, expected: NonNull<()>, desired: H) -> Result<(), H> {
+        self.compare_exchange(expected, desired).map(drop).map_err(|(_, desired)| desired)
     }
 
     /// Stores `desired` if the slot holds exactly the object at `expected` (identity).
     /// Returns `Ok(old)` with a reference to the object replaced, or `Err((found, desired))`
     /// with a reference to the object found and `desired` handed back. Wait-free.
-    pub fn compare_exchange(
+    pub fn compare_exchange(&self, expected: NonNull<()>, desired: H) -> Result<H, (H, H)> {
+        reclaim::pinned(|guard| self.compare_exchange_pinned(expected, desired, guard))
+    }
+
+    /// The body of [`AtomicRef::compare_exchange`], pinned by `guard`.
+    fn compare_exchange_pinned(
         &self,
         expected: NonNull<()>,
         desired: H,
-        guard: &Guard,
+        guard: &crossbeam_epoch::Guard,
     ) -> Result<H, (H, H)> {
         let new = desired.into_raw();
         match self.ptr.compare_exchange(
@@ -263,23 +271,17 @@ mod tests {
             Tracked::new(3, &drops),
         );
         let r = AtomicRef::new(Arc::clone(&a));
-        let guard = pin();
-        assert_eq!(r.get(&guard).id, 1);
-        assert!(r
-            .compare_and_set(ptr_of(&b), Arc::clone(&c), &guard)
-            .is_err());
-        assert!(r
-            .compare_and_set(ptr_of(&a), Arc::clone(&b), &guard)
-            .is_ok());
-        assert_eq!(r.get(&guard).id, 2);
-        match r.compare_exchange(ptr_of(&a), Arc::clone(&c), &guard) {
+        assert_eq!(r.get().id, 1);
+        assert!(r.compare_and_set(ptr_of(&b), Arc::clone(&c)).is_err());
+        assert!(r.compare_and_set(ptr_of(&a), Arc::clone(&b)).is_ok());
+        assert_eq!(r.get().id, 2);
+        match r.compare_exchange(ptr_of(&a), Arc::clone(&c)) {
             Err((found, back)) => assert_eq!((found.id, back.id), (2, 3)),
             Ok(_) => panic!("CAS from a stale expected value must fail"),
         }
-        assert_eq!(r.swap(Arc::clone(&c), &guard).id, 2);
-        r.set(Arc::clone(&a), &guard);
+        assert_eq!(r.swap(Arc::clone(&c)).id, 2);
+        r.set(Arc::clone(&a));
         assert_eq!(r.peek(), ptr_of(&a));
-        drop(guard);
         drop(r);
         drop((a, b, c));
         assert!(
@@ -320,7 +322,7 @@ mod tests {
                     std::thread::spawn(move || {
                         let mine = Tracked::new(i, &drops);
                         barrier.wait();
-                        r.compare_and_set(ptr_of(&first), mine, &pin()).is_ok()
+                        r.compare_and_set(ptr_of(&first), mine).is_ok()
                     })
                 })
                 .collect();
@@ -330,7 +332,7 @@ mod tests {
                 .filter(|&w| w)
                 .count();
             assert_eq!(wins, 1);
-            assert_ne!(r.get(&pin()).id, 0);
+            assert_ne!(r.get().id, 0);
         }
     }
 
@@ -349,7 +351,7 @@ mod tests {
                 barrier.wait();
                 for i in 0..WRITES {
                     // Writer w writes ids congruent to w modulo WRITERS.
-                    r.set(Tracked::new(i * WRITERS + w, &drops), &pin());
+                    r.set(Tracked::new(i * WRITERS + w, &drops));
                 }
             }));
         }
@@ -358,7 +360,7 @@ mod tests {
             handles.push(std::thread::spawn(move || {
                 barrier.wait();
                 for _ in 0..WRITES {
-                    let seen = r.get(&pin());
+                    let seen = r.get();
                     assert!(is_alive(&seen), "a reader saw a dropped object");
                     assert!(seen.id == usize::MAX || seen.id < WRITES * WRITERS);
                 }

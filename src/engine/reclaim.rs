@@ -206,6 +206,33 @@ pub unsafe trait Handle: Sized {
         // SAFETY: forwarded from the caller's contract.
         drop(unsafe { Self::from_raw(ptr) });
     }
+
+    /// Whether releasing `ptr` does anything. A handle that is a plain value packed into the
+    /// pointer word (a count, a "present" marker) answers false, and the engine then skips
+    /// deferring its release through the epoch, which would cost a closure in the thread's bag
+    /// for nothing.
+    fn needs_release(_ptr: NonNull<()>) -> bool {
+        true
+    }
+
+    /// A new strong reference to this object.
+    fn clone_ref(&self) -> Self {
+        // SAFETY: `self` holds a reference, so the object is alive for the call.
+        unsafe { Self::clone_raw(self.as_ptr()) }
+    }
+}
+
+/// Lends the object behind `ptr` to `f` as a `&H`, without taking or giving up a reference.
+///
+/// # Safety
+/// `ptr` came from [`Handle::into_raw`], and its owner keeps the reference alive until `f`
+/// returns.
+#[inline]
+pub unsafe fn lend<H: Handle, R>(ptr: NonNull<()>, f: impl FnOnce(&H) -> R) -> R {
+    // SAFETY: the caller guarantees `ptr` carries a live reference; ManuallyDrop makes sure we
+    // never give it up, so `f` only borrows it (it may `clone_ref` it for a reference of its own).
+    let lent = std::mem::ManuallyDrop::new(unsafe { H::from_raw(ptr) });
+    f(&lent)
 }
 
 // SAFETY: `Arc::into_raw` keeps one strong count and returns a pointer to the data inside an
@@ -259,6 +286,9 @@ pub unsafe fn defer<F: FnOnce()>(guard: &Guard, f: F) {
 /// `ptr` carries a reference owned by the caller, which the caller has made unreachable from
 /// every shared slot before this call, and never uses again.
 pub unsafe fn defer_release<H: Handle>(guard: &Guard, ptr: NonNull<()>) {
+    if !H::needs_release(ptr) {
+        return;
+    }
     // SAFETY: the closure only releases `ptr`, which nothing reachable points to any more; the
     // epoch runs it after every guard that could have loaded `ptr` is dropped. Running it on
     // another thread is allowed by `Handle`'s contract.

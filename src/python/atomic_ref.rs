@@ -1,9 +1,10 @@
 //! `lockless.AtomicRef`: an atomic reference to any Python object (engine: `engine::atomic_ref`).
 //!
-//! Every operation that reads the slot runs inside [`pinned`], so an object swapped out by
-//! another thread is released (decref'd) only after this read has taken its own reference, and
-//! the queued releases are drained after unpinning. Python callbacks (`update_and_get`'s `fn`)
-//! run unpinned.
+//! Every engine operation pins for itself, so an object swapped out by another thread is
+//! released (decref'd) only after this read has taken its own reference, and the queued
+//! releases are drained after unpinning. Python callbacks (`update_and_get`'s `fn`) run
+//! unpinned. A `desired` handed back by a failed compare-and-set is turned back into a Python
+//! object at once, so its reference is dropped here rather than queued.
 
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
@@ -13,7 +14,7 @@ use pyo3::types::{PyGenericAlias, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::engine::atomic_ref::AtomicRef;
-use crate::python::handle::{drain_pending, pinned, PyHandle};
+use crate::python::handle::{drain_pending, PyHandle};
 
 /// An atomic reference to a Python object.
 #[pyclass(name = "AtomicRef", module = "lockless", frozen, weakref)]
@@ -35,17 +36,16 @@ impl PyAtomicRef {
         py: Python<'py>,
         f: &Bound<'py, PyAny>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-        let mut current = pinned(py, |guard| self.inner.get(guard)).into_bound(py);
+        let mut current = self.inner.get().into_bound(py);
         loop {
             let new = f.call1((&current,))?;
             // `current` stays alive (we hold it), so its address cannot be reused: no ABA.
-            let outcome = pinned(py, |guard| {
-                self.inner
-                    .compare_exchange(identity(&current), PyHandle::new(&new), guard)
-            });
-            match outcome {
+            match self.inner.compare_exchange(identity(&current), PyHandle::new(&new)) {
                 Ok(old) => return Ok((old.into_bound(py), new)),
-                Err((found, _desired)) => current = found.into_bound(py),
+                Err((found, desired)) => {
+                    drop(desired.into_bound(py));
+                    current = found.into_bound(py);
+                }
             }
         }
     }
@@ -64,17 +64,17 @@ impl PyAtomicRef {
 
     /// The current object. Atomic, wait-free.
     fn get<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        pinned(py, |guard| self.inner.get(guard)).into_bound(py)
+        self.inner.get().into_bound(py)
     }
 
     /// Stores `value`. Atomic, wait-free; the old object is released once no reader can hold it.
-    fn set(&self, py: Python<'_>, value: &Bound<'_, PyAny>) {
-        pinned(py, |guard| self.inner.set(PyHandle::new(value), guard));
+    fn set(&self, value: &Bound<'_, PyAny>) {
+        self.inner.set(PyHandle::new(value));
     }
 
     /// Stores `value` and returns the previous object. Atomic, wait-free.
     fn get_and_set<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
-        pinned(py, |guard| self.inner.swap(PyHandle::new(value), guard)).into_bound(py)
+        self.inner.swap(PyHandle::new(value)).into_bound(py)
     }
 
     /// Stores `desired` if the current object *is* `expected`; returns whether it did.
@@ -85,11 +85,13 @@ impl PyAtomicRef {
         expected: &Bound<'_, PyAny>,
         desired: &Bound<'_, PyAny>,
     ) -> bool {
-        pinned(py, |guard| {
-            self.inner
-                .compare_and_set(identity(expected), PyHandle::new(desired), guard)
-                .is_ok()
-        })
+        match self.inner.compare_and_set(identity(expected), PyHandle::new(desired)) {
+            Ok(()) => true,
+            Err(desired) => {
+                drop(desired.into_bound(py));
+                false
+            }
+        }
     }
 
     /// Stores `desired` if the current object *is* `expected`; returns the object found.
@@ -100,16 +102,13 @@ impl PyAtomicRef {
         expected: &Bound<'py, PyAny>,
         desired: &Bound<'py, PyAny>,
     ) -> Bound<'py, PyAny> {
-        let found = pinned(py, |guard| {
-            match self
-                .inner
-                .compare_exchange(identity(expected), PyHandle::new(desired), guard)
-            {
-                Ok(old) => old,
-                Err((found, _desired)) => found,
+        match self.inner.compare_exchange(identity(expected), PyHandle::new(desired)) {
+            Ok(old) => old.into_bound(py),
+            Err((found, desired)) => {
+                drop(desired.into_bound(py));
+                found.into_bound(py)
             }
-        });
-        found.into_bound(py)
+        }
     }
 
     /// Replaces the object `v` with `fn(v)`; returns the new object. Atomic, lock-free:

@@ -3,25 +3,25 @@
 //! repr, equality, `|`, pickling and the rest in Python.
 //!
 //! Every method hashes the key first (the key's `__hash__`, once), then runs one engine
-//! operation inside [`pinned`], which drains queued decrefs after unpinning. Python code
+//! operation, which pins for itself and drains queued decrefs after unpinning. Python code
 //! (`__eq__`, compute/merge functions, a user type's `__add__`) never runs pinned: a thread
 //! blocked in it would hold back every deferred release in the process. Keys are compared as
-//! `key.rs` describes ([`PyAtomicDict::keyed`]); user functions run between a read and a
+//! `key.rs` describes ([`keyed`]); user functions run between a read and a
 //! compare-and-exchange ([`PyAtomicDict::compute_with`]).
 
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::{PyKeyError, PyMemoryError, PyOverflowError};
-use crossbeam_epoch::Guard;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::engine::dict::{Action, AtomicDict, CapacityError, Iter, KeyHash, Outcome};
-use crate::python::handle::{pinned, PyHandle};
-use crate::python::key::{eq_for, hash_of, is_plain_number, keys_equal, Fail, Known};
+use crate::engine::reclaim;
+use crate::python::handle::PyHandle;
+use crate::python::key::{eq_for, is_plain_number, key_hash, keyed, keys_equal, try_keyed, Fail};
 
 type Map = AtomicDict<PyHandle, PyHandle>;
 
@@ -110,76 +110,29 @@ fn handle_marker(py: Python<'_>) -> &Bound<'_, PyAny> {
 }
 
 impl PyAtomicDict {
-    /// Runs `op`, one engine operation on `key` (of hash `hash`), pinned, as often as it takes:
-    /// each time it stops at a stored key that only `__eq__` can compare with `key`, compares
-    /// unpinned and runs it again with the answer (see `key.rs`). `op` must make a fresh
-    /// attempt each call (build its values inside). [`Fail::Unpinned`] is handed back.
-    fn try_keyed<R>(
-        &self,
-        py: Python<'_>,
-        key: &Bound<'_, PyAny>,
-        hash: KeyHash,
-        mut op: impl FnMut(&Guard, &Known) -> Result<R, Fail>,
-    ) -> Result<R, Fail> {
-        let mut known = Known::default();
-        loop {
-            let stored = match pinned(py, |g| op(g, &known)) {
-                Err(Fail::Compare(stored)) => stored.into_bound(py),
-                done => return done,
-            };
-            let first = known.is_empty();
-            if known.learn(stored, key)? || first {
-                continue;
-            }
-            // A second key that only `__eq__` can decide: many keys share this hash. Compare
-            // them all, in probe order up to the first equal one, so that the retries stay few
-            // (one per colliding key would make a lookup quadratic in them). Keys already
-            // compared are answered from `known`.
-            for stored in pinned(py, |g| self.map.keys_with_hash(g, hash)) {
-                if known.learn(stored.into_bound(py), key)? {
-                    break;
-                }
-            }
-        }
-    }
-
-    /// [`PyAtomicDict::try_keyed`] for operations whose decisions never need Python code.
-    fn keyed<R>(
-        &self,
-        py: Python<'_>,
-        key: &Bound<'_, PyAny>,
-        hash: KeyHash,
-        op: impl FnMut(&Guard, &Known) -> Result<R, Fail>,
-    ) -> PyResult<R> {
-        self.try_keyed(py, key, hash, op).map_err(|fail| match fail {
-            Fail::Py(err) => err,
-            Fail::Compare(_) | Fail::Unpinned => unreachable!("handled by try_keyed or never returned"),
-        })
-    }
-
     /// `key`'s hash (and tag) for this map: see `key::hash_of`.
     fn key_hash(&self, key: &Bound<'_, PyAny>) -> PyResult<KeyHash> {
-        hash_of(key, self.map.wants_fingerprints())
+        key_hash(&self.map, key)
     }
 
     /// Looks `key` up: its value, or `None`.
-    fn lookup(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
-        self.lookup_hashed(py, key, self.key_hash(key)?)
+    fn lookup(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
+        self.lookup_hashed(key, self.key_hash(key)?)
     }
 
     /// [`PyAtomicDict::lookup`] of a key already hashed.
-    fn lookup_hashed(&self, py: Python<'_>, key: &Bound<'_, PyAny>, hash: KeyHash) -> PyResult<Option<PyHandle>> {
-        self.keyed(py, key, hash, |g, k| self.map.get(g, hash, eq_for(key, k)))
+    fn lookup_hashed(&self, key: &Bound<'_, PyAny>, hash: KeyHash) -> PyResult<Option<PyHandle>> {
+        keyed(&self.map, key, hash, |k| self.map.get(hash, eq_for(key, k)))
     }
 
-    fn store(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
+    fn store(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
         let hash = self.key_hash(key)?;
-        self.keyed(py, key, hash, |g, k| self.map.insert(g, hash, ptr(key), eq_for(key, k), PyHandle::new(value)))
+        keyed(&self.map, key, hash, |k| self.map.insert(hash, &PyHandle::lend(key), eq_for(key, k), PyHandle::new(value)))
     }
 
-    fn delete(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
+    fn delete(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<PyHandle>> {
         let hash = self.key_hash(key)?;
-        self.keyed(py, key, hash, |g, k| self.map.remove(g, hash, ptr(key), eq_for(key, k)))
+        keyed(&self.map, key, hash, |k| self.map.remove(hash, &PyHandle::lend(key), eq_for(key, k)))
     }
 
     /// Sets `key` (of hash `hash`) to `f(current)` (`None`: absent, or delete) and returns what it stored. `f`
@@ -194,13 +147,13 @@ impl PyAtomicDict {
         hash: KeyHash,
         mut f: impl FnMut(Option<Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyAny>>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let mut current = self.lookup_hashed(py, key, hash)?.map(|v| v.into_bound(py));
+        let mut current = self.lookup_hashed(key, hash)?.map(|v| v.into_bound(py));
         loop {
             let new = f(current.clone())?;
             let expected = current.as_ref().map(ptr);
-            let witness = self.keyed(py, key, hash, |g, k| {
+            let witness = keyed(&self.map, key, hash, |k| {
                 let desired = new.as_ref().map(PyHandle::new);
-                self.map.compare_and_exchange(g, hash, ptr(key), eq_for(key, k), expected, desired)
+                self.map.compare_and_exchange(hash, &PyHandle::lend(key), eq_for(key, k), expected, desired)
             })?;
             let witness = witness.map(|v| v.into_bound(py));
             if witness.as_ref().map(ptr) == expected {
@@ -224,13 +177,12 @@ impl PyAtomicDict {
             // exact ints and floats runs no Python code. Any other stored value makes it give up
             // unchanged, for the general path below.
             let mut sum: Option<Bound<'py, PyAny>> = None;
-            let done = self.try_keyed(py, key, hash, |g, k| {
-                self.map.modify(g, hash, ptr(key), eq_for(key, k), |current, _spare| {
+            let done = try_keyed(&self.map, key, hash, |k| {
+                self.map.modify(hash, &PyHandle::lend(key), eq_for(key, k), |current, _spare| {
                     // Borrowed, not a new reference: the value is usually another thread's
                     // object, whose refcount an incref/decref pair would write atomically.
                     let base = match current {
-                        // SAFETY: `current` is alive under the engine's guard during this call.
-                        Some(p) => unsafe { Borrowed::from_ptr(py, p.as_ptr().cast()) },
+                        Some(v) => v.bind(py),
                         None => default.as_borrowed(),
                     };
                     if !is_plain_number(&base) {
@@ -255,9 +207,8 @@ impl PyAtomicDict {
         Ok(stored.expect("add always stores"))
     }
 
-    fn iterator(&self, py: Python<'_>, kind: IterKind) -> PyDictIterator {
-        let iter = pinned(py, |g| self.map.iter(g));
-        PyDictIterator { iter: Mutex::new(iter), kind }
+    fn iterator(&self, kind: IterKind) -> PyDictIterator {
+        PyDictIterator { iter: Mutex::new(self.map.iter()), kind }
     }
 }
 
@@ -288,17 +239,17 @@ impl PyAtomicDict {
         cls.call_method1(pyo3::intern!(py, "__new__"), (&cls, handle_marker(py), slf))
     }
 
-    fn __len__(&self, py: Python<'_>) -> usize {
-        pinned(py, |g| self.map.len(g))
+    fn __len__(&self) -> usize {
+        self.map.len()
     }
 
-    fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.lookup(py, key)?.is_some())
+    fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(self.lookup(key)?.is_some())
     }
 
     fn __getitem__<'py>(slf: &Bound<'py, Self>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        if let Some(v) = slf.get().lookup(py, key)? {
+        if let Some(v) = slf.get().lookup(key)? {
             return Ok(v.into_bound(py));
         }
         // As dict: a subclass's __missing__ supplies the value.
@@ -308,40 +259,41 @@ impl PyAtomicDict {
         }
     }
 
-    fn __setitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let hash = self.key_hash(key)?;
-        self.keyed(py, key, hash, |g, k| {
+        keyed(&self.map, key, hash, |k| {
             let mut value = Some(PyHandle::new(value));
             // `modify` rather than `insert`: no reference to the previous value is taken.
-            self.map.modify(g, hash, ptr(key), eq_for(key, k), |_, spare| {
+            self.map.modify(hash, &PyHandle::lend(key), eq_for(key, k), |_, spare| {
                 Ok(Action::Set(spare.or_else(|| value.take()).expect("a value to store")))
             })
         })
         .map(drop)
     }
 
-    fn __delitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn __delitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
         let hash = self.key_hash(key)?;
-        let outcome =
-            self.keyed(py, key, hash, |g, k| self.map.modify(g, hash, ptr(key), eq_for(key, k), |_, _| Ok(Action::Remove)))?;
+        let outcome = keyed(&self.map, key, hash, |k| {
+            self.map.modify(hash, &PyHandle::lend(key), eq_for(key, k), |_, _| Ok(Action::Remove))
+        })?;
         match outcome {
             Outcome::Removed => Ok(()),
             _ => Err(PyKeyError::new_err((key.clone().unbind(),))),
         }
     }
 
-    fn __iter__(&self, py: Python<'_>) -> PyDictIterator {
-        self.iterator(py, IterKind::Keys)
+    fn __iter__(&self) -> PyDictIterator {
+        self.iterator(IterKind::Keys)
     }
 
     /// A weakly consistent iterator over `(key, value)` pairs in insertion order.
-    fn _iter_items(&self, py: Python<'_>) -> PyDictIterator {
-        self.iterator(py, IterKind::Items)
+    fn _iter_items(&self) -> PyDictIterator {
+        self.iterator(IterKind::Items)
     }
 
     /// A weakly consistent iterator over values in insertion order.
-    fn _iter_values(&self, py: Python<'_>) -> PyDictIterator {
-        self.iterator(py, IterKind::Values)
+    fn _iter_values(&self) -> PyDictIterator {
+        self.iterator(IterKind::Values)
     }
 
     #[pyo3(signature = (key, default = None))]
@@ -351,7 +303,7 @@ impl PyAtomicDict {
         key: &Bound<'py, PyAny>,
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        Ok(match self.lookup(py, key)? {
+        Ok(match self.lookup(key)? {
             Some(v) => v.into_bound(py),
             None => default.unwrap_or_else(|| py.None().into_bound(py)),
         })
@@ -371,7 +323,7 @@ impl PyAtomicDict {
             )));
         }
         let default = default.get_item(0).ok();
-        match (self.delete(py, key)?, default) {
+        match (self.delete(key)?, default) {
             (Some(v), _) => Ok(v.into_bound(py)),
             (None, Some(default)) => Ok(default),
             (None, None) => Err(PyKeyError::new_err((key.clone().unbind(),))),
@@ -379,7 +331,7 @@ impl PyAtomicDict {
     }
 
     fn popitem<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-        match pinned(py, |g| self.map.pop_last(g)) {
+        match self.map.pop_last() {
             Some((k, v)) => Ok((k.into_bound(py), v.into_bound(py))),
             None => Err(PyKeyError::new_err("popitem(): dictionary is empty")),
         }
@@ -394,14 +346,14 @@ impl PyAtomicDict {
     ) -> PyResult<Bound<'py, PyAny>> {
         let default = default.unwrap_or_else(|| py.None().into_bound(py));
         let hash = self.key_hash(key)?;
-        let existing = self.keyed(py, key, hash, |g, k| {
-            self.map.insert_if_absent(g, hash, ptr(key), eq_for(key, k), PyHandle::new(&default))
+        let existing = keyed(&self.map, key, hash, |k| {
+            self.map.insert_if_absent(hash, &PyHandle::lend(key), eq_for(key, k), PyHandle::new(&default))
         })?;
         Ok(existing.map_or(default, |v| v.into_bound(py)))
     }
 
-    fn clear(&self, py: Python<'_>) {
-        pinned(py, |g| self.map.clear(g));
+    fn clear(&self) {
+        self.map.clear();
     }
 
     fn compare_and_set(
@@ -426,9 +378,9 @@ impl PyAtomicDict {
         let expected = (!expected.is(nf)).then(|| ptr(expected));
         let desired = (!desired.is(nf)).then_some(desired);
         let hash = self.key_hash(key)?;
-        let found = self.keyed(py, key, hash, |g, k| {
+        let found = keyed(&self.map, key, hash, |k| {
             let desired = desired.map(PyHandle::new);
-            self.map.compare_and_exchange(g, hash, ptr(key), eq_for(key, k), expected, desired)
+            self.map.compare_and_exchange(hash, &PyHandle::lend(key), eq_for(key, k), expected, desired)
         })?;
         Ok(out(py, found))
     }
@@ -461,7 +413,7 @@ impl PyAtomicDict {
         key: &Bound<'py, PyAny>,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        Ok(out(py, self.store(py, key, value)?))
+        Ok(out(py, self.store(key, value)?))
     }
 
     #[pyo3(name = "compute")]
@@ -486,13 +438,13 @@ impl PyAtomicDict {
         factory: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let hash = self.key_hash(key)?;
-        if let Some(v) = self.lookup_hashed(py, key, hash)? {
+        if let Some(v) = self.lookup_hashed(key, hash)? {
             return Ok(v.into_bound(py));
         }
         // Called unpinned, perhaps in several threads at once; one result is stored.
         let made = factory.call1((key,))?;
-        let existing = self.keyed(py, key, hash, |g, k| {
-            self.map.insert_if_absent(g, hash, ptr(key), eq_for(key, k), PyHandle::new(&made))
+        let existing = keyed(&self.map, key, hash, |k| {
+            self.map.insert_if_absent(hash, &PyHandle::lend(key), eq_for(key, k), PyHandle::new(&made))
         })?;
         Ok(existing.map_or(made, |v| v.into_bound(py)))
     }
@@ -519,14 +471,13 @@ impl PyAtomicDict {
     /// Each item is read and stored atomically; the copy is of a weakly consistent iteration.
     fn _copy_into(&self, py: Python<'_>, target: &Bound<'_, PyAtomicDict>) -> PyResult<()> {
         let target = target.get();
-        let mut iter = pinned(py, |g| self.map.iter(g));
+        let mut iter = self.map.iter();
         let mut n = 0u32;
         loop {
-            let item = pinned(py, |g| iter.next_with_hash(g));
-            let Some((hash, k, v)) = item else { return Ok(()) };
+            let Some((hash, k, v)) = iter.next_with_hash() else { return Ok(()) };
             let (key, value) = (k.into_bound(py), v.into_bound(py));
-            target.keyed(py, &key, hash, |g, known| {
-                target.map.insert(g, hash, ptr(&key), eq_for(&key, known), PyHandle::new(&value))
+            keyed(&target.map, &key, hash, |known| {
+                target.map.insert(hash, &PyHandle::lend(&key), eq_for(&key, known), PyHandle::new(&value))
             })?;
             n = n.wrapping_add(1);
             if n % 4096 == 0 {
@@ -596,19 +547,19 @@ impl PyAtomicDict {
         let default = default.into_bound(py);
         let mut found = Vec::new();
         for key in keys.try_iter()? {
-            found.push(self.lookup(py, &key?)?.map_or_else(|| default.clone(), |v| v.into_bound(py)));
+            found.push(self.lookup(&key?)?.map_or_else(|| default.clone(), |v| v.into_bound(py)));
         }
         PyList::new(py, found)
     }
 
     /// Makes room for `additional` more keys without growing; an impossible request raises
     /// MemoryError or OverflowError and leaves the dict unchanged.
-    fn reserve(&self, py: Python<'_>, additional: usize) -> PyResult<()> {
-        pinned(py, |g| self.map.reserve(g, additional)).map_err(capacity_error)
+    fn reserve(&self, additional: usize) -> PyResult<()> {
+        self.map.reserve(additional).map_err(capacity_error)
     }
 
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = pinned(py, |g| self.map.stats(g));
+        let s = self.map.stats();
         let d = PyDict::new(py);
         d.set_item("capacity", s.capacity)?;
         d.set_item("len", s.len)?;
@@ -657,9 +608,9 @@ impl PyAtomicDict {
 
     /// Breaks cycles by removing every key. Idempotent. A handle clears nothing: any cycle
     /// through it passes through its origin (its one reference), whose clearing breaks it.
-    fn __clear__(&self, py: Python<'_>) {
+    fn __clear__(&self) {
         if self.origin.is_none() {
-            self.clear(py);
+            self.clear();
         }
     }
 }
@@ -670,9 +621,9 @@ impl Drop for PyAtomicDict {
         unsafe { std::mem::ManuallyDrop::drop(&mut self.map) };
         // The map's references were queued; deallocation runs attached, so release them now.
         // Generations retired earlier wait for the epoch: give it a few turns.
-        Python::attach(|py| {
+        Python::attach(|_py| {
             for _ in 0..4 {
-                pinned(py, crate::engine::reclaim::flush);
+                reclaim::pinned(reclaim::flush);
             }
         });
     }
@@ -702,10 +653,7 @@ impl PyDictIterator {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let next = pinned(py, |g| {
-            let mut iter = self.iter.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            iter.next(g)
-        });
+        let next = self.iter.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).next();
         let Some((k, v)) = next else { return Ok(None) };
         // Into Bounds first, so the half we do not return is decref'd here, not queued.
         let (k, v) = (k.into_bound(py), v.into_bound(py));

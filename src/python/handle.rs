@@ -3,14 +3,16 @@
 //! The engine defers every release through the epoch (see `engine::reclaim`). A deferred
 //! function may run inside any later `pin()`, in the middle of an engine operation, where
 //! running a `__del__` (arbitrary Python code, perhaps re-entering the same collection) must not
-//! happen. So releasing a [`PyHandle`] only queues the pointer on a thread-local list, and every
-//! binding method drains that list with [`Pinned::finish`] after its guard is dropped, attached
-//! to the interpreter, with no engine invariant open.
+//! happen. So releasing a [`PyHandle`] only queues the pointer on a thread-local list, which
+//! every engine call drains once it has unpinned (`reclaim::pinned`): attached to the
+//! interpreter (every binding method runs attached), with no engine invariant open.
 //!
 //! Only threads attached to the interpreter pin our collector (every binding method runs
 //! attached), so the queue is always drained by a thread that may decref. Pointers still queued
 //! when a thread exits are leaked rather than released while detached.
 
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 
 use pyo3::ffi;
@@ -37,6 +39,31 @@ impl PyHandle {
         unsafe { Bound::from_owned_ptr(py, ptr) }
     }
 
+    /// `obj` in the shape of a handle, without a reference of its own: for passing a caller's
+    /// key or value to the engine by `&PyHandle` (the engine takes a reference with
+    /// `clone_ref` only if it keeps the object).
+    pub(crate) fn lend<'a>(obj: &'a Bound<'_, PyAny>) -> Lent<'a> {
+        // SAFETY: a Bound's pointer is never null.
+        let handle = Self(unsafe { NonNull::new_unchecked(obj.as_ptr()) });
+        Lent(ManuallyDrop::new(handle), PhantomData)
+    }
+
+    /// The object, borrowed for as long as this handle is.
+    pub(crate) fn bind<'a, 'py>(&'a self, py: Python<'py>) -> Borrowed<'a, 'py, PyAny> {
+        // SAFETY: the handle holds (or, lent, borrows) a live reference for as long as `'a`.
+        unsafe { Borrowed::from_ptr(py, self.0.as_ptr()) }
+    }
+}
+
+/// A [`PyHandle`] that borrows its object (see [`PyHandle::lend`]): never released.
+pub(crate) struct Lent<'a>(ManuallyDrop<PyHandle>, PhantomData<&'a PyAny>);
+
+impl std::ops::Deref for Lent<'_> {
+    type Target = PyHandle;
+
+    fn deref(&self) -> &PyHandle {
+        &self.0
+    }
 }
 
 impl Drop for PyHandle {
@@ -94,10 +121,4 @@ unsafe fn py_decref(ptr: NonNull<()>) {
 /// only with no guard held and no engine operation under way.
 pub(crate) fn drain_pending(_py: Python<'_>) {
     reclaim::drain_queue();
-}
-
-/// Runs `f` pinned to the epoch, then runs this thread's queued decrefs after unpinning.
-/// Every binding method that touches shared engine state goes through here.
-pub(crate) fn pinned<R>(_py: Python<'_>, f: impl FnOnce(&crossbeam_epoch::Guard) -> R) -> R {
-    reclaim::pinned(f)
 }

@@ -10,18 +10,22 @@
 //!    operation, because a thread that is pinned to the epoch holds back every deferred release
 //!    in the process: one `__eq__` blocked on a lock would let memory grow without bound. The
 //!    operation instead stops unchanged with [`Fail::Compare`]; the caller compares unpinned,
-//!    records the answer in [`Known`], and runs the operation again (see
-//!    `PyAtomicDict::keyed`). The run that completes decides with every answer in hand, all
-//!    inside one pinned engine operation, so it stays linearizable.
+//!    records the answer in [`Known`], and runs the operation again ([`try_keyed`]). The run
+//!    that completes decides with every answer in hand, all inside one pinned engine
+//!    operation, so it stays linearizable.
+//!
+//! Every map with Python keys (AtomicDict, AtomicSet, AtomicCounterDict) goes through
+//! [`key_hash`], [`try_keyed`] and [`keyed`], whatever its values are.
 
 use std::collections::HashMap;
-use std::ptr::NonNull;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyTuple};
 
-use crate::engine::dict::KeyHash;
+use crate::engine::dict::{AtomicDict, KeyHash};
+use crate::engine::reclaim::Handle;
+use crate::python::handle::PyHandle;
 
 /// A key's hash as the engine takes it (`hash()` once, here, before the operation). With
 /// `fingerprint` (the map asks for it once it has met long runs of keys of one hash), an exact
@@ -123,15 +127,12 @@ pub(crate) fn keys_equal(stored: &Bound<'_, PyAny>, key: &Bound<'_, PyAny>) -> P
 pub(crate) fn eq_for<'a, 'py>(
     key: &'a Bound<'py, PyAny>,
     known: &'a Known,
-) -> impl FnMut(NonNull<()>) -> Result<bool, Fail> + 'a {
+) -> impl FnMut(&PyHandle) -> Result<bool, Fail> + 'a {
     move |stored| {
-        let stored = stored.as_ptr().cast::<ffi::PyObject>();
-        if stored == key.as_ptr() {
+        if stored.as_ptr().as_ptr().cast::<ffi::PyObject>() == key.as_ptr() {
             return Ok(true);
         }
-        // SAFETY: the engine passes a stored key that it owns and keeps alive under its guard
-        // for the duration of this call; the Borrowed does not outlive it.
-        let stored = unsafe { Borrowed::from_ptr(key.py(), stored) };
+        let stored = stored.bind(key.py());
         if let Some(equal) = builtin_eq(&stored, key) {
             return Ok(equal);
         }
@@ -141,6 +142,57 @@ pub(crate) fn eq_for<'a, 'py>(
             None => Err(Fail::Compare(stored.to_owned().unbind())),
         }
     }
+}
+
+/// `key`'s hash (and tag) for `map`: see [`hash_of`].
+pub(crate) fn key_hash<V: Handle>(map: &AtomicDict<PyHandle, V>, key: &Bound<'_, PyAny>) -> PyResult<KeyHash> {
+    hash_of(key, map.wants_fingerprints())
+}
+
+/// Runs `op`, one engine operation on `map` for `key` (of hash `hash`), as often as it takes:
+/// each time it stops at a stored key that only `__eq__` can compare with `key`, compares
+/// unpinned and runs it again with the answer. `op` must make a fresh attempt each call (build
+/// its values inside). [`Fail::Unpinned`] is handed back.
+pub(crate) fn try_keyed<V: Handle, R>(
+    map: &AtomicDict<PyHandle, V>,
+    key: &Bound<'_, PyAny>,
+    hash: KeyHash,
+    mut op: impl FnMut(&Known) -> Result<R, Fail>,
+) -> Result<R, Fail> {
+    let py = key.py();
+    let mut known = Known::default();
+    loop {
+        let stored = match op(&known) {
+            Err(Fail::Compare(stored)) => stored.into_bound(py),
+            done => return done,
+        };
+        let first = known.is_empty();
+        if known.learn(stored, key)? || first {
+            continue;
+        }
+        // A second key that only `__eq__` can decide: many keys share this hash. Compare them
+        // all, in probe order up to the first equal one, so that the retries stay few (one per
+        // colliding key would make a lookup quadratic in them). Keys already compared are
+        // answered from `known`.
+        for stored in map.keys_with_hash(hash) {
+            if known.learn(stored.into_bound(py), key)? {
+                break;
+            }
+        }
+    }
+}
+
+/// [`try_keyed`] for operations whose decisions never need Python code.
+pub(crate) fn keyed<V: Handle, R>(
+    map: &AtomicDict<PyHandle, V>,
+    key: &Bound<'_, PyAny>,
+    hash: KeyHash,
+    op: impl FnMut(&Known) -> Result<R, Fail>,
+) -> PyResult<R> {
+    try_keyed(map, key, hash, op).map_err(|fail| match fail {
+        Fail::Py(err) => err,
+        Fail::Compare(_) | Fail::Unpinned => unreachable!("handled by try_keyed or never returned"),
+    })
 }
 
 /// Equality of two objects of the exact builtin key types, decided without user code; `None`

@@ -3,7 +3,6 @@
 //! every key and value the map took is released exactly once.
 #![allow(dead_code)]
 
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 
@@ -83,65 +82,56 @@ impl Map {
         Arc::new(Tracked { n, live: self.live.clone() })
     }
 
-    fn eq(k: u64) -> impl FnMut(NonNull<()>) -> Result<bool, ()> {
-        // SAFETY: the engine passes a stored key, an `Arc<Tracked>` it keeps alive for the call.
-        move |p| Ok(unsafe { p.cast::<Tracked>().as_ref() }.n == k)
+    fn eq(k: u64) -> impl FnMut(&Obj) -> Result<bool, ()> {
+        move |stored| Ok(stored.n == k)
     }
 
     pub fn get(&self, k: u64) -> Option<u64> {
-        let g = pin();
-        self.inner.get(&g, self.kh(k), Self::eq(k)).unwrap().map(|v| v.n)
+        self.inner.get(self.kh(k), Self::eq(k)).unwrap().map(|v| v.n)
     }
 
     pub fn get_obj(&self, k: u64) -> Option<Obj> {
-        let g = pin();
-        self.inner.get(&g, self.kh(k), Self::eq(k)).unwrap()
+        self.inner.get(self.kh(k), Self::eq(k)).unwrap()
     }
 
     /// The stored keys with `k`'s hash, sorted (the engine gives them in probe order).
     pub fn keys_with_hash(&self, k: u64) -> Vec<u64> {
-        let g = pin();
-        let mut keys: Vec<u64> = self.inner.keys_with_hash(&g, self.kh(k)).iter().map(|key| key.n).collect();
+        let mut keys: Vec<u64> = self.inner.keys_with_hash(self.kh(k)).iter().map(|key| key.n).collect();
         keys.sort_unstable();
         keys
     }
 
     pub fn insert(&self, k: u64, v: u64) -> Option<u64> {
         let key = self.obj(k);
-        let g = pin();
         let value = self.obj(v);
-        self.inner.insert(&g, self.kh(k), key.as_ptr(), Self::eq(k), value).unwrap().map(|v| v.n)
+        self.inner.insert(self.kh(k), &key, Self::eq(k), value).unwrap().map(|v| v.n)
     }
 
     pub fn insert_if_absent(&self, k: u64, v: u64) -> Option<u64> {
         let key = self.obj(k);
-        let g = pin();
         let value = self.obj(v);
         self.inner
-            .insert_if_absent(&g, self.kh(k), key.as_ptr(), Self::eq(k), value)
+            .insert_if_absent(self.kh(k), &key, Self::eq(k), value)
             .unwrap()
             .map(|v| v.n)
     }
 
     /// Inserts under a key object the caller keeps (so its reference count can be checked).
     pub fn insert_key(&self, key: &Obj, v: u64) -> Option<u64> {
-        let g = pin();
         let value = self.obj(v);
-        self.inner.insert(&g, self.kh(key.n), key.as_ptr(), Self::eq(key.n), value).unwrap().map(|v| v.n)
+        self.inner.insert(self.kh(key.n), key, Self::eq(key.n), value).unwrap().map(|v| v.n)
     }
 
     pub fn remove(&self, k: u64) -> Option<u64> {
         let key = self.obj(k);
-        let g = pin();
-        self.inner.remove(&g, self.kh(k), key.as_ptr(), Self::eq(k)).unwrap().map(|v| v.n)
+        self.inner.remove(self.kh(k), &key, Self::eq(k)).unwrap().map(|v| v.n)
     }
 
     pub fn replace_if_present(&self, k: u64, v: u64) -> Option<u64> {
         let key = self.obj(k);
-        let g = pin();
         let value = self.obj(v);
         self.inner
-            .replace_if_present(&g, self.kh(k), key.as_ptr(), Self::eq(k), value)
+            .replace_if_present(self.kh(k), &key, Self::eq(k), value)
             .unwrap()
             .map(|v| v.n)
     }
@@ -149,21 +139,18 @@ impl Map {
     /// CAS by identity: `expected` is an object previously read from the map (or None).
     pub fn cas(&self, k: u64, expected: Option<&Obj>, desired: Option<u64>) -> bool {
         let key = self.obj(k);
-        let g = pin();
         let desired = desired.map(|d| self.obj(d));
         self.inner
-            .compare_and_set(&g, self.kh(k), key.as_ptr(), Self::eq(k), expected.map(Handle::as_ptr), desired)
+            .compare_and_set(self.kh(k), &key, Self::eq(k), expected.map(Handle::as_ptr), desired)
             .unwrap()
     }
 
     /// Adds `delta` to the key's value (absent counts as 0) through `compute`.
     pub fn add(&self, k: u64, delta: u64) -> u64 {
         let key = self.obj(k);
-        let g = pin();
         self.inner
-            .compute(&g, self.kh(k), key.as_ptr(), Self::eq(k), |cur| {
-                // SAFETY: the current value is an `Arc<Tracked>` the guard keeps alive.
-                let cur = cur.map_or(0, |p| unsafe { p.cast::<Tracked>().as_ref() }.n);
+            .compute(self.kh(k), &key, Self::eq(k), |cur| {
+                let cur = cur.map_or(0, |v| v.n);
                 Ok(Some(self.obj(cur + delta)))
             })
             .unwrap()
@@ -173,35 +160,32 @@ impl Map {
 
     pub fn compute_remove(&self, k: u64) -> Option<u64> {
         let key = self.obj(k);
-        let g = pin();
-        self.inner.compute(&g, self.kh(k), key.as_ptr(), Self::eq(k), |_| Ok(None)).unwrap().map(|v| v.n)
+        self.inner.compute(self.kh(k), &key, Self::eq(k), |_| Ok(None)).unwrap().map(|v| v.n)
     }
 
     pub fn pop_last(&self) -> Option<(u64, u64)> {
-        let g = pin();
-        self.inner.pop_last(&g).map(|(k, v)| (k.n, v.n))
+        self.inner.pop_last().map(|(k, v)| (k.n, v.n))
     }
 
     pub fn items(&self) -> Vec<(u64, u64)> {
-        let g = pin();
-        let mut it = self.inner.iter(&g);
+        let mut it = self.inner.iter();
         let mut out = Vec::new();
-        while let Some((k, v)) = it.next(&g) {
+        while let Some((k, v)) = it.next() {
             out.push((k.n, v.n));
         }
         out
     }
 
     pub fn len(&self) -> usize {
-        self.inner.len(&pin())
+        self.inner.len()
     }
 
     pub fn clear(&self) {
-        self.inner.clear(&pin());
+        self.inner.clear();
     }
 
     pub fn stats(&self) -> Stats {
-        self.inner.stats(&pin())
+        self.inner.stats()
     }
 
     /// Objects created by this map's tests and not yet dropped.

@@ -19,14 +19,14 @@ use crossbeam_epoch::Guard;
 
 use super::migrate;
 use super::table::{key_ptr, mix, KeyHash, Table, MOVED, TOMBSTONE};
-use super::AtomicDict;
-use crate::engine::reclaim::{defer_release, Handle};
+use super::raw::RawDict;
+use crate::engine::reclaim::{self, defer_release, Handle};
 use crate::sync::Ordering;
 
 /// A weakly consistent iterator over a map's `(key, value)` pairs in insertion order.
 ///
 /// It holds its generation (not the map) alive, and may be moved between threads; each step
-/// takes a guard.
+/// pins for itself.
 pub struct Iter<K: Handle, V: Handle> {
     table: Arc<Table<K, V>>,
     pos: usize,
@@ -49,14 +49,20 @@ impl<K: Handle, V: Handle> Iter<K, V> {
     }
 
     /// The next `(key, value)`, as new references; `None` at the end.
-    pub fn next(&mut self, guard: &Guard) -> Option<(K, V)> {
-        self.next_with_hash(guard).map(|(_, k, v)| (k, v))
+    #[allow(clippy::should_implement_trait)] // each step pins; `Iterator` would hide that
+    pub fn next(&mut self) -> Option<(K, V)> {
+        self.next_with_hash().map(|(_, k, v)| (k, v))
     }
 
     /// [`Iter::next`] with the key's stored hash (so a copy need not hash again). The tag is the
     /// hash's own: correct for any key (tags of the two kinds always match), though a copy into
     /// a crowded map then probes without fingerprints.
-    pub fn next_with_hash(&mut self, _guard: &Guard) -> Option<(KeyHash, K, V)> {
+    pub fn next_with_hash(&mut self) -> Option<(KeyHash, K, V)> {
+        reclaim::pinned(|guard| self.step(guard))
+    }
+
+    /// One step of the iteration, pinned by `_guard`.
+    fn step(&mut self, _guard: &Guard) -> Option<(KeyHash, K, V)> {
         'generation: loop {
             self.follow_migrations();
             let t = &*self.table;
@@ -99,11 +105,10 @@ impl<K: Handle, V: Handle> Iter<K, V> {
     }
 }
 
-impl<K: Handle, V: Handle> AtomicDict<K, V> {
-    /// Removes and returns the most recently inserted live entry, or `None` if the map is
-    /// empty. Lock-free; atomic (the entry it returns was live and is removed in one step),
-    /// and the last one in insertion order among those present when it began.
-    pub fn pop_last(&self, guard: &Guard) -> Option<(K, V)> {
+impl<K: Handle, V: Handle> RawDict<K, V> {
+    /// Removes and returns the most recently inserted live entry; see
+    /// [`AtomicDict::pop_last`](super::AtomicDict::pop_last).
+    pub(super) fn pop_last(&self, guard: &Guard) -> Option<(K, V)> {
         let mut t = self.current(guard);
         'generation: loop {
             let mut i = t.reserved();

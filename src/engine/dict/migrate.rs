@@ -218,7 +218,8 @@ impl<K: Handle, V: Handle> Job<K, V> {
         let entry_chunks = old.cap().div_ceil(chunk);
         let tags = if next.origin == Origin::Cleared { 0 } else { old.cap() };
         Ok(Job {
-            tags: zeroed_slice(tags, || AtomicU16::new(0))?,
+            // SAFETY: a zero AtomicU16 is all-zero bytes.
+            tags: unsafe { zeroed_slice(tags, || AtomicU16::new(0)) }?,
             next: Arc::new(next),
             chunk,
             index_chunks,
@@ -421,18 +422,16 @@ mod tests {
 
     type Map = AtomicDict<Arc<u64>, Arc<u64>>;
 
-    fn eq(k: u64) -> impl FnMut(std::ptr::NonNull<()>) -> Result<bool, ()> {
-        // SAFETY: the engine passes stored keys, `Arc<u64>`s it keeps alive for the call.
-        move |p| Ok(unsafe { *p.cast::<u64>().as_ref() } == k)
+    fn eq(k: u64) -> impl FnMut(&Arc<u64>) -> Result<bool, ()> {
+        move |stored| Ok(**stored == k)
     }
 
     /// A map holding keys 0..4 (in one small generation), and the keys.
     fn map_of_four() -> (Map, Vec<Arc<u64>>) {
         let map = Map::new();
         let keys: Vec<Arc<u64>> = (0..4).map(Arc::new).collect();
-        let g = pin();
         for k in &keys {
-            map.insert(&g, KeyHash::new(**k), k.as_ptr(), eq(**k), Arc::new(0)).unwrap();
+            map.insert(KeyHash::new(**k), k, eq(**k), Arc::new(0)).unwrap();
         }
         (map, keys)
     }
@@ -452,15 +451,14 @@ mod tests {
     #[test]
     fn late_copy_after_publication_does_not_resurrect_a_retired_key() {
         let (map, keys) = map_of_four();
-        let g = pin();
         // Keep the old generation, migrate it (published), then delete key 0 in the new one.
-        let old = map.iter(&g).into_table();
-        map.reserve(&g, 1000).unwrap();
+        let old = map.iter().into_table();
+        map.reserve(1000).unwrap();
         assert!(old.mig.is_published());
-        map.remove(&g, KeyHash::new(0), keys[0].as_ptr(), eq(0)).unwrap();
+        map.remove(KeyHash::new(0), &keys[0], eq(0)).unwrap();
         // The descheduled helper wakes up and copies its chunk.
         job_of(&old).unwrap().copy_entries(&old, 0);
-        drop((g, old, map));
+        drop((old, map));
         assert_each_key_released_once(&keys);
     }
 
@@ -470,8 +468,7 @@ mod tests {
     #[test]
     fn a_key_left_in_a_dead_entry_by_a_failed_retire_is_released_with_its_generation() {
         let (map, keys) = map_of_four();
-        let g = pin();
-        let old = map.iter(&g).into_table();
+        let old = map.iter().into_table();
         // The delete of key 0: its value CAS to TOMBSTONE succeeds...
         let (pos, slot) = (0..=old.mask)
             // Acquire: as a delete's probe reads the slot (pairs with the claim's Release).
@@ -484,13 +481,13 @@ mod tests {
         // SAFETY: the word held entry 0's value, a reference the entry owned; we unlinked it.
         drop(unsafe { <Arc<u64> as Handle>::from_raw(value_ptr(word).unwrap()) });
         // ...then, before it retires the slot, a migration freezes and moves the rest.
-        map.reserve(&g, 1000).unwrap();
+        map.reserve(1000).unwrap();
         assert!(old.mig.is_published());
-        old.retire_slot(&g, pos, slot, 0);
+        old.retire_slot(&pin(), pos, slot, 0);
         // Acquire: pairs with the AcqRel swap a successful retire would have made.
         let key = old.entries[0].key.load(Ordering::Acquire);
         assert_ne!(key, std::ptr::null_mut(), "the retire must have failed");
-        drop((g, old, map));
+        drop((old, map));
         assert_each_key_released_once(&keys);
     }
 }

@@ -24,8 +24,8 @@ use super::table::{
     key_ptr, slot_entry, slot_for, slot_tag, tags_match, value_ptr, KeyHash, Table, EMPTY, FROZEN, MOVED, PENDING,
     TOMBSTONE, UNSET,
 };
-use super::AtomicDict;
-use crate::engine::reclaim::{defer_release, Handle};
+use super::raw::RawDict;
+use crate::engine::reclaim::{defer_release, lend, Handle};
 use crate::sync::{AtomicU64, Ordering};
 
 /// What the decision closure of [`AtomicDict::modify`] wants done.
@@ -66,23 +66,16 @@ struct Found {
     slot: u64,
 }
 
-impl<K: Handle, V: Handle> AtomicDict<K, V> {
-    /// The write primitive. Finds `hash`/`eq`'s key, calls `decide(current, spare)` with a
-    /// pointer to its current value (alive while `guard` is held) or `None`, and applies the
-    /// returned [`Action`] atomically: if the value changed in between, `decide` is called
-    /// again with the new value (so it may run more than once) and gets back, as `spare`, the
-    /// value it proposed last time.
-    ///
-    /// `key` is the caller's key, borrowed for the call; the map takes its own reference only
-    /// if it inserts. Errors from `eq` or `decide` are returned with the map unchanged.
-    /// Lock-free and linearizable: the successful CAS is the linearization point.
-    pub fn modify<E>(
+impl<K: Handle, V: Handle> RawDict<K, V> {
+    /// The write primitive; see [`AtomicDict::modify`](super::AtomicDict::modify). `decide`
+    /// sees the current value lent for the call (alive while `guard` is held).
+    pub(super) fn modify<E>(
         &self,
         guard: &Guard,
         key_hash: KeyHash,
-        key: NonNull<()>,
-        mut eq: impl FnMut(NonNull<()>) -> Result<bool, E>,
-        mut decide: impl FnMut(Option<NonNull<()>>, Option<V>) -> Result<Action<V>, E>,
+        key: &K,
+        mut eq: impl FnMut(&K) -> Result<bool, E>,
+        mut decide: impl FnMut(Option<&V>, Option<V>) -> Result<Action<V>, E>,
     ) -> Result<Outcome, E> {
         let (hash, mixed, tag) = (key_hash.hash, key_hash.mixed(), key_hash.tag());
         let mut spare: Option<V> = None;
@@ -124,7 +117,13 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
                     }
                 };
                 let current = held.and_then(|(_, word)| value_ptr(word));
-                match (decide(current, spare.take())?, held, current) {
+                let action = match current {
+                    // SAFETY: the value is owned by the entry (its release, if unlinked since,
+                    // is deferred past `guard`), so it is alive while `decide` borrows it.
+                    Some(p) => unsafe { lend(p, |v| decide(Some(v), spare.take())) }?,
+                    None => decide(None, spare.take())?,
+                };
+                match (action, held, current) {
                     (Action::Keep, ..) | (Action::Remove, _, None) => return Ok(Outcome::Unchanged),
                     (Action::Remove, Some((e, word)), Some(old)) => {
                         // AcqRel on success: Release orders our earlier reads before the
@@ -200,7 +199,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         mixed: u64,
         tag: u64,
         hash: u64,
-        eq: &mut impl FnMut(NonNull<()>) -> Result<bool, E>,
+        eq: &mut impl FnMut(&K) -> Result<bool, E>,
     ) -> Result<Probe, E> {
         let start = mixed as usize & t.mask;
         // The probe sequence as two slices (to the end, then from the start), each walked by a
@@ -230,7 +229,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         expected: u64,
         tag: u64,
         hash: u64,
-        key: NonNull<()>,
+        key: &K,
         owned_key: &mut Option<K>,
         value: V,
     ) -> Result<(), Lost<V>> {
@@ -240,8 +239,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
             return Err(Lost::Full(value));
         }
         let entry = &t.entries[e];
-        // SAFETY: the caller keeps `key` alive for the call.
-        let k = owned_key.take().unwrap_or_else(|| unsafe { K::clone_raw(key) }).into_raw();
+        let k = owned_key.take().unwrap_or_else(|| key.clone_ref()).into_raw();
         let v = value.into_raw();
         // Relaxed (hash, key): published by the Release CAS on the value word just below, which
         // pairs with the Acquire loads of readers, scanners and migration helpers.
@@ -310,7 +308,7 @@ fn probe_run<K: Handle, V: Handle, E>(
     first: usize,
     tag: u64,
     hash: u64,
-    eq: &mut impl FnMut(NonNull<()>) -> Result<bool, E>,
+    eq: &mut impl FnMut(&K) -> Result<bool, E>,
     passed: &mut usize,
 ) -> Result<Option<Probe>, E> {
     for (i, cell) in cells.iter().enumerate() {
@@ -340,7 +338,7 @@ fn is_key<K: Handle, V: Handle, E>(
     t: &Table<K, V>,
     slot: u64,
     hash: u64,
-    eq: &mut impl FnMut(NonNull<()>) -> Result<bool, E>,
+    eq: &mut impl FnMut(&K) -> Result<bool, E>,
 ) -> Result<bool, E> {
     let Some(e) = slot_entry(slot) else { return Ok(false) };
     let entry = &t.entries[e];
@@ -352,8 +350,9 @@ fn is_key<K: Handle, V: Handle, E>(
     let Some(key) = key_ptr(entry.key.load(Ordering::Acquire)) else {
         return Ok(false); // deleted and retired meanwhile
     };
-    // The key is owned by the generation, which our guard keeps alive.
-    eq(key)
+    // SAFETY: the key is owned by the generation, which the caller's guard keeps alive (a
+    // retired key's release is deferred past it).
+    unsafe { lend(key, eq) }
 }
 
 /// Why `publish_new` gave up; the value comes back for the retry.

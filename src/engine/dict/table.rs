@@ -36,6 +36,11 @@ use crate::engine::reclaim::Handle;
 use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::atomic::AtomicIsize;
 
+// Value words keep state in the low 3 bits of 8-aligned pointers, and index slots pack a 47-bit
+// entry number with a tag and the FROZEN bit into 64 bits: both assume 64-bit pointers.
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("lockless's table needs a 64-bit target (pointer low bits and slot packing)");
+
 /// An index slot no key has claimed.
 pub(super) const EMPTY: u64 = 0;
 /// A slot whose key was deleted and released: never claimed again in this generation (that
@@ -238,14 +243,22 @@ impl<K: Handle, V: Handle> Table<K, V> {
     ) -> Result<Self, CapacityError> {
         let index_len = index_len_for(entries)?;
         let cap = entries_for_index(index_len);
+        // SAFETY: EMPTY is 0, and an entry of all-zero atomics is a zero hash, a null key and
+        // an UNSET (0) value: the all-zero bit pattern is exactly what the closures build.
+        let (index, entries) = unsafe {
+            (
+                zeroed_slice(index_len, || AtomicU64::new(EMPTY))?,
+                zeroed_slice(cap, || Entry {
+                    hash: AtomicU64::new(0),
+                    key: AtomicPtr::new(std::ptr::null_mut()),
+                    value: AtomicUsize::new(UNSET),
+                })?,
+            )
+        };
         Ok(Table {
             mask: index_len - 1,
-            index: zeroed_slice(index_len, || AtomicU64::new(EMPTY))?,
-            entries: zeroed_slice(cap, || Entry {
-                hash: AtomicU64::new(0),
-                key: AtomicPtr::new(std::ptr::null_mut()),
-                value: AtomicUsize::new(UNSET),
-            })?,
+            index,
+            entries,
             next_entry: CachePadded::new(AtomicUsize::new(0)),
             len_base: AtomicIsize::new(0),
             len_stripes: (0..stripe_count()).map(|_| CachePadded::new(AtomicIsize::new(0))).collect(),
@@ -395,12 +408,18 @@ fn entries_for_index(index_len: usize) -> usize {
     index_len * 2 / 3
 }
 
-/// A boxed slice of `n` elements whose all-zero bit pattern is their initial state.
+/// A boxed slice of `n` elements whose all-zero bit pattern is their initial state, allocated
+/// zeroed (so the pages of a large table are touched only when used), or an error if the
+/// allocator refuses.
+///
+/// # Safety
+/// The all-zero bit pattern is a valid `T`, equal to what `init` builds. (Under loom, whose
+/// atomics are not plain memory, each element is built with `init` instead.)
 #[cfg(not(loom))]
-pub(super) fn zeroed_slice<T>(n: usize, _init: impl Fn() -> T) -> Result<Box<[T]>, CapacityError> {
+pub(super) unsafe fn zeroed_slice<T>(n: usize, init: impl Fn() -> T) -> Result<Box<[T]>, CapacityError> {
     use std::alloc::{alloc_zeroed, Layout};
     if n == 0 || std::mem::size_of::<T>() == 0 {
-        return Ok((0..n).map(|_| _init()).collect());
+        return Ok((0..n).map(|_| init()).collect());
     }
     let layout = Layout::array::<T>(n).map_err(|_| CapacityError::Overflow)?;
     // SAFETY: the layout has non-zero size (checked above).
@@ -409,14 +428,16 @@ pub(super) fn zeroed_slice<T>(n: usize, _init: impl Fn() -> T) -> Result<Box<[T]
         return Err(CapacityError::AllocFailed);
     }
     // SAFETY: `ptr` is a fresh allocation of `n` `T`s with `Layout::array`, as `Box<[T]>`
-    // expects; every `T` used here (atomics, and entries made of atomics) is valid all-zero,
-    // which `_init` documents: it builds the same all-zero value.
+    // expects, and the caller guarantees all-zero bytes are a valid `T`.
     Ok(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, n)) })
 }
 
 /// Under loom, atomics are not plain memory: build each element.
+///
+/// # Safety
+/// None beyond the non-loom version's, kept so that callers read the same.
 #[cfg(loom)]
-pub(super) fn zeroed_slice<T>(n: usize, init: impl Fn() -> T) -> Result<Box<[T]>, CapacityError> {
+pub(super) unsafe fn zeroed_slice<T>(n: usize, init: impl Fn() -> T) -> Result<Box<[T]>, CapacityError> {
     Ok((0..n).map(|_| init()).collect())
 }
 
