@@ -172,31 +172,44 @@ def _update(target: AtomicDict[Any, Any], other: Any, kwargs: dict[str, Any] | N
     * another object with ``keys()``: ``other[key]`` for each key of ``other.keys()``;
     * anything else: an iterable of key-value pairs.
     """
+    # `target[key] = value` where that is the base's store: the same call, at less cost.
+    plain = type(target).__setitem__ is _store
     if isinstance(other, AtomicDictBase):
         other._copy_into(target)
     elif isinstance(other, dict):
-        for key, value in dict.copy(other).items():
-            _store(target, key, value)
+        _store_all(target, plain, dict.copy(other))  # a copy no other thread can change
     elif hasattr(other, "keys"):
-        for key in other.keys():
-            _store(target, key, other[key])
+        _store_all(target, plain, other, other.keys())
     else:
         for i, pair in enumerate(other):
             try:
                 key, value = pair
             except (TypeError, ValueError):
-                pair = tuple(pair) if isinstance(pair, Iterable) else pair
-                if not isinstance(pair, tuple):
-                    raise TypeError(
-                        f"cannot convert dictionary update sequence element #{i} to a sequence"
-                    ) from None
-                raise ValueError(
-                    f"dictionary update sequence element #{i} has length {len(pair)}; 2 is required"
-                ) from None
-            _store(target, key, value)
+                raise _not_a_pair(i, pair) from None
+            if plain:
+                target[key] = value
+            else:
+                _store(target, key, value)
     if kwargs:
-        for name, value in kwargs.items():
-            _store(target, name, value)
+        _store_all(target, plain, kwargs)
+
+
+def _store_all(target: AtomicDict[Any, Any], plain: bool, source: Any, keys: Iterable[Any] | None = None) -> None:
+    """``target[key] = source[key]`` for each key of ``keys`` (default: of ``source``)."""
+    if plain:
+        for key in source if keys is None else keys:
+            target[key] = source[key]
+    else:
+        for key in source if keys is None else keys:
+            _store(target, key, source[key])
+
+
+def _not_a_pair(i: int, element: Any) -> Exception:
+    """dict's error for element ``i`` of an update sequence that is not a key-value pair."""
+    pair = tuple(element) if isinstance(element, Iterable) else element
+    if not isinstance(pair, tuple):
+        return TypeError(f"cannot convert dictionary update sequence element #{i} to a sequence")
+    return ValueError(f"dictionary update sequence element #{i} has length {len(pair)}; 2 is required")
 
 
 def _add_counts(_key: Any, current: Any, new: int) -> int:
