@@ -73,7 +73,10 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Other<'py> {
     type Error = PyErr;
 
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        if obj.is_exact_instance_of::<PyInt>() || obj.is_exact_instance_of::<PyBool>() || obj.cast::<PyAtomicInt>().is_ok() {
+        if obj.is_exact_instance_of::<PyInt>()
+            || obj.is_exact_instance_of::<PyBool>()
+            || obj.cast::<PyAtomicInt>().is_ok()
+        {
             return Ok(Other::Int(obj.extract()?));
         }
         Ok(Other::Foreign(obj.to_owned()))
@@ -107,7 +110,10 @@ fn inplace_operand<'py>(op: IntOp, other: &Bound<'py, PyAny>) -> PyResult<Operan
 
 /// The special method `name` as Python's operators find it: in the class dictionaries along
 /// `ty`'s MRO, neither on the instance nor on the metaclass. `None` if absent (or set to None).
-fn lookup_special<'py>(ty: &Bound<'py, PyType>, name: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyAny>>> {
+fn lookup_special<'py>(
+    ty: &Bound<'py, PyType>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
     let py = ty.py();
     for cls in ty.mro().iter() {
         match cls.getattr(intern!(py, "__dict__"))?.get_item(name) {
@@ -122,7 +128,11 @@ fn lookup_special<'py>(ty: &Bound<'py, PyType>, name: &Bound<'py, PyString>) -> 
 /// `method(obj, arg)`, as Python calls a special method it looked up: a function or a method
 /// descriptor (the usual kinds) is called with `obj` as its first argument; anything else is
 /// first bound to `obj` by the descriptor protocol.
-fn call_special<'py>(obj: &Bound<'py, PyAny>, method: &Bound<'py, PyAny>, arg: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+fn call_special<'py>(
+    obj: &Bound<'py, PyAny>,
+    method: &Bound<'py, PyAny>,
+    arg: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     let py = obj.py();
     let kind = method.get_type();
     // SAFETY: `kind` is a live type object, held by the Bound for the call.
@@ -153,7 +163,11 @@ fn python_binary<'py>(
     let not_implemented = py.NotImplemented();
     let (left_type, right_type) = (left.get_type(), right.get_type());
     let forward = lookup_special(&left_type, name)?;
-    let mut reflected = if right_type.is(&left_type) { None } else { lookup_special(&right_type, rname)? };
+    let mut reflected = if right_type.is(&left_type) {
+        None
+    } else {
+        lookup_special(&right_type, rname)?
+    };
     if let Some(method) = &reflected {
         let overrides = match lookup_special(&left_type, rname)? {
             Some(inherited) => !inherited.is(method),
@@ -514,7 +528,12 @@ impl PyAtomicInt {
 
     // --- comparisons ----------------------------------------------------------------------
 
-    fn __richcmp__<'py>(&self, py: Python<'py>, other: Other<'py>, op: CompareOp) -> PyResult<Bound<'py, PyAny>> {
+    fn __richcmp__<'py>(
+        &self,
+        py: Python<'py>,
+        other: Other<'py>,
+        op: CompareOp,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let other = match other {
             Other::Int(int) => int,
             Other::Foreign(other) => {
@@ -541,7 +560,9 @@ impl PyAtomicInt {
                 }
             }
         };
-        Ok(PyBool::new(py, op.matches(mine.cmp(&theirs))).to_owned().into_any())
+        Ok(PyBool::new(py, op.matches(mine.cmp(&theirs)))
+            .to_owned()
+            .into_any())
     }
 
     // --- unary operators --------------------------------------------------------------------
@@ -582,11 +603,7 @@ impl PyAtomicInt {
     fn __rmul__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Mul, other, true)
     }
-    fn __floordiv__<'py>(
-        &self,
-        py: Python<'py>,
-        other: Other<'py>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn __floordiv__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::FloorDiv, other, false)
     }
     fn __rfloordiv__<'py>(
@@ -605,21 +622,13 @@ impl PyAtomicInt {
     fn __lshift__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Shl, other, false)
     }
-    fn __rlshift__<'py>(
-        &self,
-        py: Python<'py>,
-        other: Other<'py>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn __rlshift__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Shl, other, true)
     }
     fn __rshift__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Shr, other, false)
     }
-    fn __rrshift__<'py>(
-        &self,
-        py: Python<'py>,
-        other: Other<'py>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn __rrshift__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Shr, other, true)
     }
     fn __and__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -705,7 +714,11 @@ impl PyAtomicInt {
         self.inplace(py, IntOp::Mul, inplace_operand(IntOp::Mul, other)?)
     }
     fn __ifloordiv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inplace(py, IntOp::FloorDiv, inplace_operand(IntOp::FloorDiv, other)?)
+        self.inplace(
+            py,
+            IntOp::FloorDiv,
+            inplace_operand(IntOp::FloorDiv, other)?,
+        )
     }
     fn __imod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
         self.inplace(py, IntOp::Mod, inplace_operand(IntOp::Mod, other)?)
@@ -751,14 +764,20 @@ impl crate::python::fastcall::FastMethod for FastIncrementAndGet {
 
     crate::python::fastcall::fallback_slot!();
 
-    fn call<'py>(slf: &Bound<'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<PyResult<Bound<'py, PyAny>>> {
+    fn call<'py>(
+        slf: &Bound<'py, PyAny>,
+        args: &[Borrowed<'_, 'py, PyAny>],
+    ) -> Option<PyResult<Bound<'py, PyAny>>> {
         if !args.is_empty() {
             return None;
         }
         // SAFETY: the method descriptor only calls us with instances of AtomicInt.
         let atomic = unsafe { slf.cast_unchecked::<PyAtomicInt>() };
         Some(match atomic.get().inner.add(1) {
-            Ok((_, new)) => Ok(new.into_pyobject(slf.py()).expect("int64 converts").into_any()),
+            Ok((_, new)) => Ok(new
+                .into_pyobject(slf.py())
+                .expect("int64 converts")
+                .into_any()),
             Err(err) => Err(int_error(err)),
         })
     }
