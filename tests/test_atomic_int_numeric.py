@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from decimal import Decimal
 from fractions import Fraction
 
@@ -152,6 +153,11 @@ def test_reflected_operator_gives_what_int_gives(name, operand, value):
     op = BINARY[name]
     if too_big(name, operand, value):
         pytest.skip("the exact result would not fit in memory")
+    if name == "**" and isinstance(operand, Fraction) and sys.version_info < (3, 12):
+        # Python asks the left operand first, with the AtomicInt itself; before 3.12 Fraction's
+        # __pow__ turns an exponent it does not know into a float instead of declining it.
+        assert type(operand ** AtomicInt(value)) is float
+        return
     assert outcome(lambda: op(operand, AtomicInt(value))) == outcome(lambda: op(operand, value))
 
 
