@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from lockless import AtomicCounter, AtomicInt, AtomicRef
+from decimal import Decimal
+from fractions import Fraction
+
+from lockless import AtomicCounter, AtomicDict, AtomicInt, AtomicRef
 
 
 def typed_usage() -> None:
@@ -23,4 +26,22 @@ def typed_usage() -> None:
     hits.increment()
     count: int = hits.get() + hits.get_and_reset()
 
+    # The numeric tower: what int gives with the same operand.
+    half: float = n + 0.5
+    back: float = 0.5 + n
+    ratio: float = n / 2
+    z: complex = n * 1j
+    exact: Fraction = n + Fraction(1, 3)
+    money: Decimal = Decimal("0.10") * n
+    q, r = divmod(n, Fraction(1, 3))
+    whole: int = q
+    rest: Fraction = r
+    ordered: bool = n < 2.5 and n >= Fraction(1, 2) and n <= Decimal(9)
+
+    d: AtomicDict[str, int] = AtomicDict(a=1)
+    d.count({"a": 2})
+    d.count(["a", "b"])
+    proxy_len: int = len(d.keys().mapping) + len(d.items().mapping)
+
     print(total, doubled, found, flag, swapped, count)
+    print(half, back, ratio, z, exact, money, whole, rest, ordered, proxy_len)

@@ -9,6 +9,7 @@ operations, so each keeps its documented guarantee under concurrency (see docs/c
 
 from __future__ import annotations
 
+import copyreg
 import threading
 from collections.abc import (
     ItemsView,
@@ -19,7 +20,7 @@ from collections.abc import (
     MutableMapping,
     ValuesView,
 )
-from types import GenericAlias
+from types import GenericAlias, MappingProxyType
 from typing import Any, TypeVar
 
 from lockless._lockless import NOT_FOUND, AtomicDictBase
@@ -46,9 +47,12 @@ class AtomicDict(AtomicDictBase[_K, _V]):
     __module__ = "lockless"
 
     def __init__(self, other: Any = (), /, **kwargs: Any) -> None:
-        self.update(other, **kwargs)
+        _update(self, other, kwargs)
 
     # --- views --------------------------------------------------------------------------------
+    # Views, reversed(), ==, copy(), | and update() read the dict through the compiled base, as
+    # dict's do: a subclass overriding __iter__, keys(), items() or __getitem__ changes what
+    # those methods return, not what the others see (and cannot recurse into them).
 
     def keys(self) -> _KeysView[_K]:
         return _KeysView(self)
@@ -61,51 +65,35 @@ class AtomicDict(AtomicDictBase[_K, _V]):
 
     def __reversed__(self) -> Iterator[_K]:
         # A snapshot: reversing a weakly consistent iteration has no cheaper honest form.
-        return reversed(list(self))
+        return reversed(list(AtomicDictBase.__iter__(self)))
 
     # --- bulk updates -------------------------------------------------------------------------
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
-        """Like ``dict.update``; each key is stored atomically (the whole update is not)."""
-        if isinstance(other, Mapping):
-            for key in other:
-                self[key] = other[key]
-        elif hasattr(other, "keys"):
-            for key in other.keys():
-                self[key] = other[key]
-        else:
-            for i, pair in enumerate(other):
-                try:
-                    key, value = pair
-                except (TypeError, ValueError):
-                    pair = tuple(pair) if isinstance(pair, Iterable) else pair
-                    if not isinstance(pair, tuple):
-                        raise TypeError(
-                            f"cannot convert dictionary update sequence element #{i} to a sequence"
-                        ) from None
-                    raise ValueError(
-                        f"dictionary update sequence element #{i} has length {len(pair)}; 2 is required"
-                    ) from None
-                self[key] = value
-        for name, value in kwargs.items():
-            self[name] = value  # type: ignore[index]  # keyword keys are str, as for dict
+        """Like ``dict.update``; each key is stored atomically (the whole update is not).
+
+        An AtomicDict source is copied item by item as it is iterated, so one that other
+        threads change meanwhile never makes this raise."""
+        _update(self, other, kwargs)
 
     def __ior__(self, other: Any) -> AtomicDict[_K, _V]:
-        self.update(other)
+        _update(self, other, None)
         return self
 
     def __or__(self, other: Any) -> Any:
         if not isinstance(other, Mapping):
             return NotImplemented
-        new = self.copy()
-        new.update(other)
+        new: AtomicDict[Any, Any] = AtomicDict()
+        self._copy_into(new)
+        _update(new, other, None)
         return new
 
     def __ror__(self, other: Any) -> Any:
         if not isinstance(other, Mapping):
             return NotImplemented
-        new = type(self)(other)
-        new.update(self)
+        new: AtomicDict[Any, Any] = AtomicDict()
+        _update(new, other, None)
+        self._copy_into(new)
         return new
 
     @classmethod
@@ -115,34 +103,45 @@ class AtomicDict(AtomicDictBase[_K, _V]):
             new[key] = value
         return new
 
-    def count(self, iterable: Iterable[Any]) -> None:
-        """Counts occurrences, like ``collections.Counter.update``, atomically per key."""
-        self.reduce(((x, 1) for x in iterable), _add_counts)
+    def count(self, iterable: Iterable[Any] | Mapping[Any, Any]) -> None:
+        """Counts like ``collections.Counter.update``, atomically per key: each element of an
+        iterable adds 1 to its count; a mapping adds each of its values to its key's count."""
+        if isinstance(iterable, Mapping):
+            self.reduce(iterable.items(), _add_counts)
+        else:
+            self.reduce(((x, 1) for x in iterable), _add_counts)
 
     # --- comparisons, copies, repr -------------------------------------------------------------
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Mapping):
             return NotImplemented
-        return dict(self.items()) == (other if isinstance(other, dict) else dict(other.items()))
+        if isinstance(other, AtomicDictBase):
+            other = dict(AtomicDictBase._iter_items(other))
+        elif not isinstance(other, dict):
+            other = dict(other.items())
+        return dict(AtomicDictBase._iter_items(self)) == other
 
     def __ne__(self, other: object) -> bool:
-        result = self.__eq__(other)
+        result = AtomicDict.__eq__(self, other)
         return result if result is NotImplemented else not result
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like dict
 
     def copy(self) -> AtomicDict[_K, _V]:
-        """A shallow copy (of a weakly consistent iteration); keys are not hashed again."""
-        new = type(self)()
+        """A shallow copy (of a weakly consistent iteration); keys are not hashed again.
+
+        An ``AtomicDict``, also for a subclass, as ``dict.copy`` gives a ``dict``."""
+        new: AtomicDict[_K, _V] = AtomicDict()
         self._copy_into(new)
         return new
 
-    __copy__ = copy
-
     def __reduce__(self) -> tuple[Any, ...]:
-        # Items are set on the new object after it exists, so self-references round-trip.
-        return (type(self), (), None, None, self._iter_items())
+        # What pickle and copy.copy do with a dict subclass: the object is made without
+        # __init__ and given its attributes; its items (from items(), set after it exists, so
+        # self-references round-trip) go in through __setitem__.
+        newobj = copyreg.__newobj__  # type: ignore[attr-defined]  # missing from typeshed
+        return (newobj, (type(self),), self.__getstate__(), None, iter(self.items()))
 
     def __repr__(self) -> str:
         active = (id(self), threading.get_ident())
@@ -160,6 +159,59 @@ class AtomicDict(AtomicDictBase[_K, _V]):
         return GenericAlias(cls, item)
 
 
+_store = AtomicDictBase.__setitem__
+
+
+def _update(target: AtomicDict[Any, Any], other: Any, kwargs: dict[str, Any] | None) -> None:
+    """``dict.update``'s algorithm. Like dict's, it stores through the compiled base (no
+    subclass's ``__setitem__``) and reads a dict-like source without its subclass's overrides:
+
+    * an AtomicDict (or subclass, or handle): copied with its stored hashes as it is iterated,
+      so one that other threads change meanwhile never makes this raise;
+    * a ``dict`` (or subclass): its own items, from one copy (atomic on free-threaded CPython);
+    * another object with ``keys()``: ``other[key]`` for each key of ``other.keys()``;
+    * anything else: an iterable of key-value pairs.
+    """
+    # `target[key] = value` where that is the base's store: the same call, at less cost.
+    plain = type(target).__setitem__ is _store
+    if isinstance(other, AtomicDictBase):
+        other._copy_into(target)
+    elif isinstance(other, dict):
+        _store_all(target, plain, dict.copy(other))  # a copy no other thread can change
+    elif hasattr(other, "keys"):
+        _store_all(target, plain, other, other.keys())
+    else:
+        for i, pair in enumerate(other):
+            try:
+                key, value = pair
+            except (TypeError, ValueError):
+                raise _not_a_pair(i, pair) from None
+            if plain:
+                target[key] = value
+            else:
+                _store(target, key, value)
+    if kwargs:
+        _store_all(target, plain, kwargs)
+
+
+def _store_all(target: AtomicDict[Any, Any], plain: bool, source: Any, keys: Iterable[Any] | None = None) -> None:
+    """``target[key] = source[key]`` for each key of ``keys`` (default: of ``source``)."""
+    if plain:
+        for key in source if keys is None else keys:
+            target[key] = source[key]
+    else:
+        for key in source if keys is None else keys:
+            _store(target, key, source[key])
+
+
+def _not_a_pair(i: int, element: Any) -> Exception:
+    """dict's error for element ``i`` of an update sequence that is not a key-value pair."""
+    pair = tuple(element) if isinstance(element, Iterable) else element
+    if not isinstance(pair, tuple):
+        return TypeError(f"cannot convert dictionary update sequence element #{i} to a sequence")
+    return ValueError(f"dictionary update sequence element #{i} has length {len(pair)}; 2 is required")
+
+
 def _add_counts(_key: Any, current: Any, new: int) -> int:
     return new if current is NOT_FOUND else current + new
 
@@ -168,8 +220,19 @@ class _KeysView(KeysView[_K]):
     __slots__ = ()
     _mapping: AtomicDict[_K, Any]
 
+    @property
+    def mapping(self) -> MappingProxyType[_K, Any]:
+        """A read-only proxy of the dict, as ``dict_keys.mapping``."""
+        return MappingProxyType(self._mapping)
+
+    def __len__(self) -> int:
+        return AtomicDictBase.__len__(self._mapping)
+
     def __iter__(self) -> Iterator[_K]:
-        return iter(self._mapping)
+        return AtomicDictBase.__iter__(self._mapping)
+
+    def __contains__(self, key: object) -> bool:
+        return AtomicDictBase.__contains__(self._mapping, key)
 
     def __reversed__(self) -> Iterator[_K]:
         return reversed(list(self))
@@ -182,8 +245,20 @@ class _ValuesView(ValuesView[_V]):
     __slots__ = ()
     _mapping: AtomicDict[Any, _V]
 
+    @property
+    def mapping(self) -> MappingProxyType[Any, _V]:
+        """A read-only proxy of the dict, as ``dict_values.mapping``."""
+        return MappingProxyType(self._mapping)
+
+    def __len__(self) -> int:
+        return AtomicDictBase.__len__(self._mapping)
+
     def __iter__(self) -> Iterator[_V]:
         return self._mapping._iter_values()
+
+    def __contains__(self, value: object) -> bool:
+        # Not ValuesView's (keys, then d[key]): a key deleted in between would raise KeyError.
+        return any(v is value or v == value for v in self)
 
     def __reversed__(self) -> Iterator[_V]:
         return reversed(list(self))
@@ -196,6 +271,14 @@ class _ItemsView(ItemsView[_K, _V]):
     __slots__ = ()
     _mapping: AtomicDict[_K, _V]
 
+    @property
+    def mapping(self) -> MappingProxyType[_K, _V]:
+        """A read-only proxy of the dict, as ``dict_items.mapping``."""
+        return MappingProxyType(self._mapping)
+
+    def __len__(self) -> int:
+        return AtomicDictBase.__len__(self._mapping)
+
     def __iter__(self) -> Iterator[tuple[_K, _V]]:
         return self._mapping._iter_items()
 
@@ -206,7 +289,7 @@ class _ItemsView(ItemsView[_K, _V]):
         if not isinstance(item, tuple) or len(item) != 2:
             return False
         key, value = item
-        found = self._mapping.get(key, _MISSING)
+        found = AtomicDictBase.get(self._mapping, key, _MISSING)
         return found is not _MISSING and (found is value or found == value)
 
     def __repr__(self) -> str:

@@ -1,15 +1,22 @@
 //! `lockless.AtomicInt`: a signed 64-bit atomic integer (engine: `engine::atomic_int`).
 //!
-//! Operands of operators are `int` (of any size) or `AtomicInt`; anything else makes the
-//! operator return `NotImplemented`, so Python raises its usual `TypeError`. Binary and
-//! reflected operators read one snapshot of the value and compute with Python's own `int`,
-//! returning a plain `int` (so `AtomicInt(2**62) * 4` is an exact big int, as for `int`).
-//! In-place operators are one atomic engine operation each and keep the value within int64.
+//! Binary and reflected operators and comparisons read one snapshot of the value and give what
+//! `int` would give with that snapshot: with an `int` (or `bool`, or another `AtomicInt`) they
+//! compute with Python's own `int`, returning a plain `int` (so `AtomicInt(2**62) * 4` is an
+//! exact big int); with anything else (`float`, `Fraction`, `Decimal`, `complex`, a user type)
+//! they run Python's operator protocol on the snapshot ([`python_binary`]), so
+//! `AtomicInt(1) + 1.5 == 2.5` and `AtomicInt(0) == 0.0`, and return `NotImplemented` exactly
+//! where neither `int` nor the other operand implements the operation.
+//! In-place operators are one atomic engine operation each and keep the value within int64:
+//! they take `int` or `AtomicInt` operands only, and raise `TypeError` for anything else (were
+//! they to return `NotImplemented`, Python would fall back to the binary operator and rebind the
+//! name to, say, a float).
 
 use pyo3::basic::CompareOp;
-use pyo3::exceptions::{PyOverflowError, PyTypeError};
+use pyo3::exceptions::{PyKeyError, PyOverflowError, PyTypeError};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyTuple};
+use pyo3::types::{PyBool, PyInt, PyString, PyTuple, PyType};
 
 use crate::engine::atomic_int::{AtomicInt, IntError, IntOp};
 use crate::python::errors::int_error;
@@ -54,6 +61,137 @@ impl<'py> Operand<'py> {
     }
 }
 
+/// An operand of a binary operator or a comparison: an exact `int` or `bool`, or an
+/// `AtomicInt` (read once), which the value's own `int` arithmetic takes; or anything else,
+/// including subclasses of `int`, for Python's operator protocol ([`python_binary`]).
+pub(crate) enum Other<'py> {
+    Int(Operand<'py>),
+    Foreign(Bound<'py, PyAny>),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Other<'py> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if obj.is_exact_instance_of::<PyInt>()
+            || obj.is_exact_instance_of::<PyBool>()
+            || obj.cast::<PyAtomicInt>().is_ok()
+        {
+            return Ok(Other::Int(obj.extract()?));
+        }
+        Ok(Other::Foreign(obj.to_owned()))
+    }
+}
+
+/// The in-place operand: an `int` (of any size; a subclass too) or an `AtomicInt`. Anything
+/// else raises `TypeError`, as the value must stay an int64.
+fn inplace_operand<'py>(op: IntOp, other: &Bound<'py, PyAny>) -> PyResult<Operand<'py>> {
+    other.extract().map_err(|_| {
+        let symbol = match op {
+            IntOp::Add => "+=",
+            IntOp::Sub => "-=",
+            IntOp::Mul => "*=",
+            IntOp::FloorDiv => "//=",
+            IntOp::Mod => "%=",
+            IntOp::Pow => "**=",
+            IntOp::Shl => "<<=",
+            IntOp::Shr => ">>=",
+            IntOp::And => "&=",
+            IntOp::Or => "|=",
+            IntOp::Xor => "^=",
+        };
+        let name = other.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
+        PyTypeError::new_err(format!(
+            "unsupported operand type(s) for {symbol}: 'lockless.AtomicInt' and '{name}' (an AtomicInt holds an int; \
+             use the binary operator for a result of another type)"
+        ))
+    })
+}
+
+/// The special method `name` as Python's operators find it: in the class dictionaries along
+/// `ty`'s MRO, neither on the instance nor on the metaclass. `None` if absent (or set to None).
+fn lookup_special<'py>(
+    ty: &Bound<'py, PyType>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = ty.py();
+    for cls in ty.mro().iter() {
+        match cls.getattr(intern!(py, "__dict__"))?.get_item(name) {
+            Ok(found) => return Ok((!found.is_none()).then_some(found)),
+            Err(err) if err.is_instance_of::<PyKeyError>(py) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(None)
+}
+
+/// `method(obj, arg)`, as Python calls a special method it looked up: a function or a method
+/// descriptor (the usual kinds) is called with `obj` as its first argument; anything else is
+/// first bound to `obj` by the descriptor protocol.
+fn call_special<'py>(
+    obj: &Bound<'py, PyAny>,
+    method: &Bound<'py, PyAny>,
+    arg: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = obj.py();
+    let kind = method.get_type();
+    // SAFETY: `kind` is a live type object, held by the Bound for the call.
+    let flags = unsafe { pyo3::ffi::PyType_GetFlags(kind.as_type_ptr()) };
+    if flags & pyo3::ffi::Py_TPFLAGS_METHOD_DESCRIPTOR != 0 {
+        // Not bound with `__get__`: for obj = None that would give the unbound descriptor.
+        return method.call1((obj, arg));
+    }
+    let bound = match kind.getattr_opt(intern!(py, "__get__"))? {
+        Some(get) => get.call1((method, obj, obj.get_type()))?,
+        None => method.clone(),
+    };
+    bound.call1((arg,))
+}
+
+/// `left <op> right` by Python's binary operator protocol: `left.name(right)`, then
+/// `right.rname(left)` (first, if `right`'s type is a proper subclass of `left`'s with its own
+/// `rname`), each skipped when absent and passed over when it returns `NotImplemented`.
+/// `None` where neither side implements the operation for these operands. (A comparison is
+/// the same with `name` and its reflection: `__lt__` and `__gt__`, `__eq__` and `__eq__`.)
+fn python_binary<'py>(
+    left: &Bound<'py, PyAny>,
+    right: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+    rname: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = left.py();
+    let not_implemented = py.NotImplemented();
+    let (left_type, right_type) = (left.get_type(), right.get_type());
+    let forward = lookup_special(&left_type, name)?;
+    let mut reflected = if right_type.is(&left_type) {
+        None
+    } else {
+        lookup_special(&right_type, rname)?
+    };
+    if let Some(method) = &reflected {
+        let overrides = match lookup_special(&left_type, rname)? {
+            Some(inherited) => !inherited.is(method),
+            None => true,
+        };
+        if overrides && right_type.is_subclass(&left_type)? {
+            let result = call_special(right, method, left)?;
+            if !result.is(&not_implemented) {
+                return Ok(Some(result));
+            }
+            reflected = None;
+        }
+    }
+    for (obj, method, arg) in [(left, forward, right), (right, reflected, left)] {
+        if let Some(method) = method {
+            let result = call_special(obj, &method, arg)?;
+            if !result.is(&not_implemented) {
+                return Ok(Some(result));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// `a <op> b` computed by Python's `int`, for the binary operators and the big-operand path.
 fn py_apply<'py>(
     op: IntOp,
@@ -73,6 +211,23 @@ fn py_apply<'py>(
         IntOp::And => a.bitand(b),
         IntOp::Or => a.bitor(b),
         IntOp::Xor => a.bitxor(b),
+    }
+}
+
+/// The special methods of a binary operator and of its reflection.
+fn special_names(op: IntOp) -> (&'static str, &'static str) {
+    match op {
+        IntOp::Add => ("__add__", "__radd__"),
+        IntOp::Sub => ("__sub__", "__rsub__"),
+        IntOp::Mul => ("__mul__", "__rmul__"),
+        IntOp::FloorDiv => ("__floordiv__", "__rfloordiv__"),
+        IntOp::Mod => ("__mod__", "__rmod__"),
+        IntOp::Pow => ("__pow__", "__rpow__"),
+        IntOp::Shl => ("__lshift__", "__rlshift__"),
+        IntOp::Shr => ("__rshift__", "__rrshift__"),
+        IntOp::And => ("__and__", "__rand__"),
+        IntOp::Or => ("__or__", "__ror__"),
+        IntOp::Xor => ("__xor__", "__rxor__"),
     }
 }
 
@@ -141,20 +296,75 @@ impl PyAtomicInt {
         result.map(drop)
     }
 
-    /// A binary operator on a snapshot of the value, computed by Python's int.
+    /// A binary operator on a snapshot of the value: computed by Python's int for an int
+    /// operand, else by Python's operator protocol ([`AtomicInt::foreign`]).
     fn binary<'py>(
         &self,
         py: Python<'py>,
         op: IntOp,
-        other: Operand<'py>,
+        other: Other<'py>,
         reflected: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let other = match other {
+            Other::Int(int) => int,
+            Other::Foreign(other) => {
+                let (name, rname) = special_names(op);
+                return self.foreign(&other, name, rname, reflected);
+            }
+        };
         let mine = PyInt::new(py, self.inner.load()).into_any();
         let theirs = other.into_int(py);
         if reflected {
             py_apply(op, &theirs, &mine)
         } else {
             py_apply(op, &mine, &theirs)
+        }
+    }
+
+    /// `snapshot <op> other` (`other <op> snapshot` if `reflected`) by Python's operator
+    /// protocol, with `name` and `rname` the operator's special methods: what `int` gives with
+    /// `other`, or `NotImplemented` where that finds no implementation.
+    fn foreign<'py>(
+        &self,
+        other: &Bound<'py, PyAny>,
+        name: &str,
+        rname: &str,
+        reflected: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = other.py();
+        let mine = PyInt::new(py, self.inner.load()).into_any();
+        let (name, rname) = (PyString::intern(py, name), PyString::intern(py, rname));
+        let result = if reflected {
+            python_binary(other, &mine, &name, &rname)?
+        } else {
+            python_binary(&mine, other, &name, &rname)?
+        };
+        Ok(result.unwrap_or_else(|| py.NotImplemented().into_bound(py)))
+    }
+
+    /// Three-argument `pow` (`reflected`: `pow(other, self, modulo)`) on a snapshot, by
+    /// Python's `pow`: what `int` gives (TypeError for a float, `Decimal`'s own pow for a
+    /// `Decimal` modulo ...).
+    fn pow_mod<'py>(
+        &self,
+        py: Python<'py>,
+        other: Other<'py>,
+        modulo: &Bound<'py, PyAny>,
+        reflected: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let other = match other {
+            Other::Int(int) => int.into_int(py),
+            Other::Foreign(other) => other,
+        };
+        let modulo = match modulo.extract::<Operand<'py>>() {
+            Ok(int) => int.into_int(py),
+            Err(_) => modulo.clone(),
+        };
+        let mine = PyInt::new(py, self.inner.load()).into_any();
+        if reflected {
+            other.pow(mine, modulo)
+        } else {
+            mine.pow(other, modulo)
         }
     }
 
@@ -318,7 +528,26 @@ impl PyAtomicInt {
 
     // --- comparisons ----------------------------------------------------------------------
 
-    fn __richcmp__(&self, other: Operand<'_>, op: CompareOp) -> PyResult<bool> {
+    fn __richcmp__<'py>(
+        &self,
+        py: Python<'py>,
+        other: Other<'py>,
+        op: CompareOp,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let other = match other {
+            Other::Int(int) => int,
+            Other::Foreign(other) => {
+                let (name, rname) = match op {
+                    CompareOp::Lt => ("__lt__", "__gt__"),
+                    CompareOp::Le => ("__le__", "__ge__"),
+                    CompareOp::Eq => ("__eq__", "__eq__"),
+                    CompareOp::Ne => ("__ne__", "__ne__"),
+                    CompareOp::Gt => ("__gt__", "__lt__"),
+                    CompareOp::Ge => ("__ge__", "__le__"),
+                };
+                return self.foreign(&other, name, rname, false);
+            }
+        };
         let mine = i128::from(self.inner.load());
         let theirs = match other {
             Operand::Small(v) => i128::from(v),
@@ -331,7 +560,9 @@ impl PyAtomicInt {
                 }
             }
         };
-        Ok(op.matches(mine.cmp(&theirs)))
+        Ok(PyBool::new(py, op.matches(mine.cmp(&theirs)))
+            .to_owned()
+            .into_any())
     }
 
     // --- unary operators --------------------------------------------------------------------
@@ -352,174 +583,168 @@ impl PyAtomicInt {
         !self.inner.load()
     }
 
-    // --- binary and reflected operators: plain int results -------------------------------
+    // --- binary and reflected operators: what int gives, from one snapshot ---------------
 
-    fn __add__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __add__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Add, other, false)
     }
-    fn __radd__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __radd__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Add, other, true)
     }
-    fn __sub__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __sub__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Sub, other, false)
     }
-    fn __rsub__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __rsub__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Sub, other, true)
     }
-    fn __mul__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __mul__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Mul, other, false)
     }
-    fn __rmul__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __rmul__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Mul, other, true)
     }
-    fn __floordiv__<'py>(
-        &self,
-        py: Python<'py>,
-        other: Operand<'py>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn __floordiv__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::FloorDiv, other, false)
     }
     fn __rfloordiv__<'py>(
         &self,
         py: Python<'py>,
-        other: Operand<'py>,
+        other: Other<'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::FloorDiv, other, true)
     }
-    fn __mod__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __mod__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Mod, other, false)
     }
-    fn __rmod__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __rmod__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Mod, other, true)
     }
-    fn __lshift__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __lshift__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Shl, other, false)
     }
-    fn __rlshift__<'py>(
-        &self,
-        py: Python<'py>,
-        other: Operand<'py>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn __rlshift__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Shl, other, true)
     }
-    fn __rshift__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __rshift__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Shr, other, false)
     }
-    fn __rrshift__<'py>(
-        &self,
-        py: Python<'py>,
-        other: Operand<'py>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn __rrshift__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Shr, other, true)
     }
-    fn __and__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __and__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::And, other, false)
     }
-    fn __rand__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __rand__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::And, other, true)
     }
-    fn __or__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __or__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Or, other, false)
     }
-    fn __ror__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __ror__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Or, other, true)
     }
-    fn __xor__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __xor__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Xor, other, false)
     }
-    fn __rxor__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __rxor__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.binary(py, IntOp::Xor, other, true)
     }
 
     fn __pow__<'py>(
         &self,
         py: Python<'py>,
-        other: Operand<'py>,
-        modulo: Option<Operand<'py>>,
+        other: Other<'py>,
+        modulo: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let base = PyInt::new(py, self.inner.load());
-        let modulo = modulo.map_or_else(|| py.None().into_bound(py), |m| m.into_int(py));
-        base.pow(other.into_int(py), modulo)
+        match modulo.filter(|m| !m.is_none()) {
+            None => self.binary(py, IntOp::Pow, other, false),
+            Some(modulo) => self.pow_mod(py, other, modulo, false),
+        }
     }
 
     fn __rpow__<'py>(
         &self,
         py: Python<'py>,
-        other: Operand<'py>,
-        modulo: Option<Operand<'py>>,
+        other: Other<'py>,
+        modulo: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let exponent = PyInt::new(py, self.inner.load());
-        let modulo = modulo.map_or_else(|| py.None().into_bound(py), |m| m.into_int(py));
-        other.into_int(py).pow(exponent, modulo)
+        match modulo.filter(|m| !m.is_none()) {
+            None => self.binary(py, IntOp::Pow, other, true),
+            Some(modulo) => self.pow_mod(py, other, modulo, true),
+        }
     }
 
-    fn __truediv__<'py>(
-        &self,
-        py: Python<'py>,
-        other: Operand<'py>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        PyInt::new(py, self.inner.load()).div(other.into_int(py))
+    fn __truediv__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match other {
+            Other::Int(int) => PyInt::new(py, self.inner.load()).div(int.into_int(py)),
+            Other::Foreign(other) => self.foreign(&other, "__truediv__", "__rtruediv__", false),
+        }
     }
 
-    fn __rtruediv__<'py>(
-        &self,
-        py: Python<'py>,
-        other: Operand<'py>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        other.into_int(py).div(PyInt::new(py, self.inner.load()))
+    fn __rtruediv__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match other {
+            Other::Int(int) => int.into_int(py).div(PyInt::new(py, self.inner.load())),
+            Other::Foreign(other) => self.foreign(&other, "__truediv__", "__rtruediv__", true),
+        }
     }
 
-    fn __divmod__<'py>(&self, py: Python<'py>, other: Operand<'py>) -> PyResult<Bound<'py, PyAny>> {
-        PyInt::new(py, self.inner.load()).divmod(other.into_int(py))
+    fn __divmod__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match other {
+            Other::Int(int) => PyInt::new(py, self.inner.load()).divmod(int.into_int(py)),
+            Other::Foreign(other) => self.foreign(&other, "__divmod__", "__rdivmod__", false),
+        }
     }
 
-    fn __rdivmod__<'py>(
-        &self,
-        py: Python<'py>,
-        other: Operand<'py>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        other.into_int(py).divmod(PyInt::new(py, self.inner.load()))
+    fn __rdivmod__<'py>(&self, py: Python<'py>, other: Other<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match other {
+            Other::Int(int) => int.into_int(py).divmod(PyInt::new(py, self.inner.load())),
+            Other::Foreign(other) => self.foreign(&other, "__divmod__", "__rdivmod__", true),
+        }
     }
 
     // --- in-place operators: one atomic operation each, value kept in int64 ----------------
 
-    fn __iadd__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
-        self.inplace(py, IntOp::Add, other)
+    fn __iadd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace(py, IntOp::Add, inplace_operand(IntOp::Add, other)?)
     }
-    fn __isub__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
-        self.inplace(py, IntOp::Sub, other)
+    fn __isub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace(py, IntOp::Sub, inplace_operand(IntOp::Sub, other)?)
     }
-    fn __imul__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
-        self.inplace(py, IntOp::Mul, other)
+    fn __imul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace(py, IntOp::Mul, inplace_operand(IntOp::Mul, other)?)
     }
-    fn __ifloordiv__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
-        self.inplace(py, IntOp::FloorDiv, other)
+    fn __ifloordiv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace(
+            py,
+            IntOp::FloorDiv,
+            inplace_operand(IntOp::FloorDiv, other)?,
+        )
     }
-    fn __imod__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
-        self.inplace(py, IntOp::Mod, other)
+    fn __imod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace(py, IntOp::Mod, inplace_operand(IntOp::Mod, other)?)
     }
     fn __ipow__(
         &self,
         py: Python<'_>,
-        other: Operand<'_>,
+        other: &Bound<'_, PyAny>,
         _modulo: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.inplace(py, IntOp::Pow, other)
+        self.inplace(py, IntOp::Pow, inplace_operand(IntOp::Pow, other)?)
     }
-    fn __ilshift__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
-        self.inplace(py, IntOp::Shl, other)
+    fn __ilshift__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace(py, IntOp::Shl, inplace_operand(IntOp::Shl, other)?)
     }
-    fn __irshift__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
-        self.inplace(py, IntOp::Shr, other)
+    fn __irshift__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace(py, IntOp::Shr, inplace_operand(IntOp::Shr, other)?)
     }
-    fn __iand__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
-        self.inplace(py, IntOp::And, other)
+    fn __iand__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace(py, IntOp::And, inplace_operand(IntOp::And, other)?)
     }
-    fn __ior__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
-        self.inplace(py, IntOp::Or, other)
+    fn __ior__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace(py, IntOp::Or, inplace_operand(IntOp::Or, other)?)
     }
-    fn __ixor__(&self, py: Python<'_>, other: Operand<'_>) -> PyResult<()> {
-        self.inplace(py, IntOp::Xor, other)
+    fn __ixor__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace(py, IntOp::Xor, inplace_operand(IntOp::Xor, other)?)
     }
 
     /// `/=` would turn the value into a float, which an AtomicInt cannot hold; without this,
@@ -539,14 +764,20 @@ impl crate::python::fastcall::FastMethod for FastIncrementAndGet {
 
     crate::python::fastcall::fallback_slot!();
 
-    fn call<'py>(slf: &Bound<'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<PyResult<Bound<'py, PyAny>>> {
+    fn call<'py>(
+        slf: &Bound<'py, PyAny>,
+        args: &[Borrowed<'_, 'py, PyAny>],
+    ) -> Option<PyResult<Bound<'py, PyAny>>> {
         if !args.is_empty() {
             return None;
         }
         // SAFETY: the method descriptor only calls us with instances of AtomicInt.
         let atomic = unsafe { slf.cast_unchecked::<PyAtomicInt>() };
         Some(match atomic.get().inner.add(1) {
-            Ok((_, new)) => Ok(new.into_pyobject(slf.py()).expect("int64 converts").into_any()),
+            Ok((_, new)) => Ok(new
+                .into_pyobject(slf.py())
+                .expect("int64 converts")
+                .into_any()),
             Err(err) => Err(int_error(err)),
         })
     }
