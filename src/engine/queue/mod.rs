@@ -245,12 +245,16 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
 
     /// Puts `item` if there is room now. Lock-free on a queue with room.
     pub fn put_nowait(&self, item: T) -> Result<(), PutError<T>> {
-        // Acquire: pairs with the Release in `shutdown`, so a refusal is seen with the rest.
-        if self.state.load(Ordering::Acquire) & SHUTDOWN != 0 {
-            return Err(self.refuse(item));
-        }
-        if self.maxsize > 0 && !self.reserve_slot() {
-            return Err(PutError::Full(item));
+        if self.maxsize > 0 {
+            // A shut-down queue answers ShutDown even when full, as queue.Queue does. (An
+            // unbounded queue learns it from the admission below.)
+            // Relaxed: the admission below decides; this only picks the answer for a full queue.
+            if self.state.load(Ordering::Relaxed) & SHUTDOWN != 0 {
+                return Err(self.refuse(item));
+            }
+            if !self.reserve_slot() {
+                return Err(PutError::Full(item));
+            }
         }
         // Relaxed: admission is decided by this word's modification order alone (against the
         // `fetch_or(SHUTDOWN)`); the push it admits is published by the Release decrement below.
@@ -267,9 +271,11 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
             self.state.fetch_sub(TASK, Ordering::Relaxed);
         }
         self.items.push(item);
-        // Release: publishes the push to `shutdown`'s Acquire loads that wait for no put in
-        // flight (and, through CLOSED, to getters deciding that the queue is empty for good).
-        self.state.fetch_sub(IN_FLIGHT, Ordering::Release);
+        // SeqCst: the condition write `N1` of the event-count protocol (event.rs): a sleeping
+        // getter's SeqCst load of the state word then sees it, and synchronizes with it. Its
+        // Release half also publishes the push to `shutdown`'s Acquire loads that wait for no
+        // put in flight (and, through CLOSED, to getters deciding the queue is empty for good).
+        self.state.fetch_sub(IN_FLIGHT, Ordering::SeqCst);
         self.not_empty.notify_one();
         Ok(())
     }
@@ -297,6 +303,10 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
                     return Ok(Err(PutError::Full(item)));
                 }
                 let key = self.not_full.prepare();
+                // SeqCst: the waiter's loads `W2` of both words a notifier of `not_full` writes
+                // (a get's slot release, shutdown's CLOSED); see event.rs.
+                self.free.load(Ordering::SeqCst);
+                self.state.load(Ordering::SeqCst);
                 item = match self.put_nowait(item) {
                     Err(PutError::Full(item)) => item,
                     done => {
@@ -349,8 +359,9 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
 
     /// Gives a slot back to a bounded queue and wakes a putter waiting for one.
     fn release_slot(&self) {
-        // Release: pairs with the Acquire in `reserve_slot`.
-        self.free.fetch_add(1, Ordering::Release);
+        // SeqCst: the condition write `N1` for sleeping putters (event.rs); its Release half
+        // pairs with the Acquire in `reserve_slot`.
+        self.free.fetch_add(1, Ordering::SeqCst);
         self.not_full.notify_one();
     }
 
@@ -361,10 +372,10 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
             let new = cur - IN_FLIGHT - if tasks(cur) > 0 { TASK } else { 0 };
-            // Release: like the decrement after a push, this ends a put in flight, which
-            // `shutdown` waits for (nothing was pushed, so there is nothing more to publish).
-            // Relaxed on failure: we retry with the value seen.
-            match self.state.compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed) {
+            // SeqCst on success: the condition write for joiners (event.rs) when it finishes
+            // the last task; it also ends a put in flight, which `shutdown` waits for (nothing
+            // was pushed, so there is nothing more to publish). Relaxed on failure: we retry.
+            match self.state.compare_exchange_weak(cur, new, Ordering::SeqCst, Ordering::Relaxed) {
                 Ok(_) => break,
                 Err(seen) => cur = seen,
             }
@@ -431,6 +442,9 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
                 return Ok(Err(GetError::Empty));
             }
             let key = self.not_empty.prepare();
+            // SeqCst: the waiter's load `W2` of the word every notifier of `not_empty` writes
+            // (a put's in-flight decrement, shutdown's CLOSED); see event.rs.
+            self.state.load(Ordering::SeqCst);
             match self.get_nowait() {
                 Err(GetError::Empty) => {}
                 done => {
@@ -458,9 +472,10 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
             if tasks(cur) == 0 {
                 return Err(TooManyTaskDone);
             }
-            // Release: pairs with the Acquire loads in `join`, so a joiner that sees zero sees
-            // everything done before each task_done. Relaxed on failure: we retry.
-            match self.state.compare_exchange_weak(cur, cur - TASK, Ordering::Release, Ordering::Relaxed) {
+            // SeqCst on success: the condition write for joiners (event.rs); its Release half
+            // pairs with the Acquire loads in `join`, so a joiner that sees zero sees everything
+            // done before each task_done. Relaxed on failure: we retry.
+            match self.state.compare_exchange_weak(cur, cur - TASK, Ordering::SeqCst, Ordering::Relaxed) {
                 Ok(_) => break,
                 Err(seen) => cur = seen,
             }
@@ -478,7 +493,8 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
                 return Ok(());
             }
             let key = self.all_done.prepare();
-            if self.unfinished_tasks() == 0 {
+            // SeqCst: the waiter's load `W2` of the state word (event.rs).
+            if tasks(self.state.load(Ordering::SeqCst)) == 0 {
                 self.all_done.cancel();
                 return Ok(());
             }
@@ -517,9 +533,10 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
             }
             self.finish_tasks(drained);
         }
-        // Release: pairs with the Acquire loads that find CLOSED (`get_nowait`, `wait_closed`):
-        // every push admitted before the shutdown, and the drain, happened before it.
-        self.state.fetch_or(CLOSED, Ordering::Release);
+        // SeqCst: the condition write for every sleeper (event.rs). Its Release half pairs with
+        // the Acquire loads that find CLOSED (`get_nowait`, `wait_closed`): every push admitted
+        // before the shutdown, and the drain, happened before it.
+        self.state.fetch_or(CLOSED, Ordering::SeqCst);
         self.not_empty.notify_all();
         self.not_full.notify_all();
         self.all_done.notify_all();
@@ -534,7 +551,8 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
             let new = cur - tasks(cur).min(n) * TASK;
-            // Release: as in `task_done`. Relaxed on failure: we retry.
+            // Release: as in `task_done` (the joiners are woken after CLOSED). Relaxed on
+            // failure: we retry.
             match self.state.compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => return,
                 Err(seen) => cur = seen,
