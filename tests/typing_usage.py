@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lockless import AtomicCounter, AtomicInt, AtomicRef
+from lockless import AtomicCounter, AtomicInt, AtomicQueue, AtomicRef
 
 
 def typed_usage() -> None:
@@ -23,4 +23,15 @@ def typed_usage() -> None:
     hits.increment()
     count: int = hits.get() + hits.get_and_reset()
 
-    print(total, doubled, found, flag, swapped, count)
+    jobs: AtomicQueue[str] = AtomicQueue(maxsize=8)
+    jobs.put("a")
+    jobs.put("b", timeout=0.5)
+    jobs.put_nowait("c")
+    first: str = jobs.get()
+    second: str = jobs.get(timeout=1.0)
+    third: str = jobs.get_nowait()
+    jobs.task_done()
+    sizes: tuple[int, int, bool, bool] = (jobs.qsize(), jobs.maxsize, jobs.empty(), jobs.full())
+    jobs.shutdown(immediate=True)
+
+    print(total, doubled, found, flag, swapped, count, first, second, third, sizes)
