@@ -24,8 +24,10 @@
 //!   the interleavings the real system call allows. A timed wait is modelled as one that may
 //!   return at once, as a timeout that expires immediately would.
 
+#[cfg(not(loom))]
 use std::time::Duration;
 
+#[cfg(not(loom))]
 use crate::sync::AtomicU32;
 
 /// Upper bound on one sleep where the platform has no futex.
