@@ -138,14 +138,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     if rate is not None:
                         table.setdefault(name, {}).setdefault(str(pairs), []).append(rate)
                         print(f"  run {run_index + 1}/{args.runs} {bound_name:9} {pairs}P/{pairs}C "
-                              f"{name:26} {rate / 1e6:7.2f} M items/s", file=sys.stderr)
+                              f"{name:36} {rate / 1e6:7.2f} M items/s", file=sys.stderr)
     for run_index in range(args.runs):
         for name, factory in impls.items():
             times = round_trips(factory, args.trips)
             if times is not None:
                 median = statistics.median(times)
                 results["latency_ns"].setdefault(name, []).append(median)
-                print(f"  run {run_index + 1}/{args.runs} ping-pong {name:26} {median / 1000:7.2f} µs",
+                print(f"  run {run_index + 1}/{args.runs} ping-pong {name:36} {median / 1000:7.2f} µs",
                       file=sys.stderr)
     return results
 
@@ -161,10 +161,10 @@ def report(results: dict[str, Any]) -> str:
              f"{results['items_per_producer']:,} ints per producer)"]
     for bound_name, table in results["throughput"].items():
         pairs_list = sorted({int(p) for per in table.values() for p in per})
-        header = f"  {bound_name:26}" + "".join(f"{p}P/{p}C".rjust(10) for p in pairs_list)
+        header = f"  {bound_name:36}" + "".join(f"{p}P/{p}C".rjust(10) for p in pairs_list)
         lines.append(header)
         for name, per in table.items():
-            row = f"  {name:26}" + "".join(
+            row = f"  {name:36}" + "".join(
                 f"{statistics.median(per[str(p)]) / 1e6:10.2f}" if str(p) in per else " " * 10 for p in pairs_list
             )
             lines.append(row)
@@ -178,10 +178,10 @@ def report(results: dict[str, Any]) -> str:
                     if str(p) in per and str(p) in mine else " " * 10
                     for p in pairs_list
                 )
-                lines.append(f"  {'AtomicQueue / ' + name:26}{ratios}")
+                lines.append(f"  {'AtomicQueue / ' + name:36}{ratios}")
     lines.append(f"Hand-off latency, median round trip in µs (median of {results['runs']} runs)")
     for name, medians in results["latency_ns"].items():
-        lines.append(f"  {name:26}{statistics.median(medians) / 1000:10.2f}")
+        lines.append(f"  {name:36}{statistics.median(medians) / 1000:10.2f}")
     return "\n".join(lines)
 
 
