@@ -237,8 +237,8 @@ CHILD = textwrap.dedent(
     q = AtomicQueue(1)
     if sys.argv[1] == "put":
         q.put("fill")
-    print("ready", flush=True)
     try:
+        print("ready", flush=True)
         if sys.argv[1] == "get":
             q.get()
         elif sys.argv[1] == "get-timeout":

@@ -16,7 +16,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyGenericAlias, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::engine::queue::{AtomicQueue, GetError, PutError, Sleep};
+use crate::engine::queue::{AtomicQueue, GetError, PutError, Sleep, SPIN_TRIES};
 use crate::python::fastcall::{fallback_slot, FastMethod};
 
 /// A lock-free multi-producer multi-consumer FIFO queue with `queue.Queue`'s interface.
@@ -141,6 +141,19 @@ fn negative_timeout() -> PyErr {
     PyValueError::new_err("'timeout' must be a non-negative number")
 }
 
+/// Whether this interpreter runs with a GIL (always before 3.13; on 3.13t, if it was turned
+/// back on); checked once.
+fn gil_enabled(py: Python<'_>) -> bool {
+    static GIL: PyOnceLock<bool> = PyOnceLock::new();
+    *GIL.get_or_init(py, || {
+        py.import("sys")
+            .and_then(|sys| sys.getattr("_is_gil_enabled"))
+            .and_then(|f| f.call0())
+            .and_then(|r| r.is_truthy())
+            .unwrap_or(true)
+    })
+}
+
 // --- the class ----------------------------------------------------------------------------------
 
 impl PyAtomicQueue {
@@ -192,9 +205,12 @@ impl PyAtomicQueue {
 impl PyAtomicQueue {
     #[new]
     #[pyo3(signature = (maxsize = 0))]
-    fn new(maxsize: i64) -> Self {
+    fn new(py: Python<'_>, maxsize: i64) -> Self {
         let bound = usize::try_from(maxsize).unwrap_or(0);
-        Self { inner: AtomicQueue::new(bound), maxsize }
+        // Spinning before sleeping helps only when the other side runs meanwhile: not while
+        // the spinner holds a GIL.
+        let tries = if gil_enabled(py) { 0 } else { SPIN_TRIES };
+        Self { inner: AtomicQueue::with_spin_tries(bound, tries), maxsize }
     }
 
     /// The bound given at construction; 0 or less means unbounded.

@@ -144,8 +144,9 @@ fn in_flight(state: u64) -> u64 {
 }
 
 /// Tries a blocking call makes, spinning, before it sleeps (each try is a `pop` or a slot check;
-/// a hand-off between two running threads usually lands within them).
-const SPIN_TRIES: u32 = 10;
+/// a hand-off between two running threads usually lands within them). The default of
+/// [`AtomicQueue::new`]; see [`AtomicQueue::with_spin_tries`].
+pub const SPIN_TRIES: u32 = 10;
 
 /// A blocked caller's sleep, handed to the caller's `sleep` function, which may run it on a
 /// thread detached from an interpreter and may cut it into slices to check for signals.
@@ -177,6 +178,8 @@ pub struct AtomicQueue<T, S: Store<T> = SegQueue<T>> {
     maxsize: usize,
     /// Bounded: slots no put has reserved.
     free: CachePadded<AtomicUsize>,
+    /// Retries of a blocking call before it sleeps.
+    spin_tries: u32,
     state: CachePadded<AtomicU64>,
     not_empty: EventCount,
     not_full: EventCount,
@@ -197,10 +200,17 @@ impl<T, S: Store<T>> std::fmt::Debug for AtomicQueue<T, S> {
 impl<T, S: Store<T>> AtomicQueue<T, S> {
     /// A queue holding at most `maxsize` items; `0` means unbounded.
     pub fn new(maxsize: usize) -> Self {
+        Self::with_spin_tries(maxsize, SPIN_TRIES)
+    }
+
+    /// As [`AtomicQueue::new`], with `spin_tries` retries before a blocking call sleeps (0
+    /// where spinning cannot help, as under a global interpreter lock that the spinner holds).
+    pub fn with_spin_tries(maxsize: usize, spin_tries: u32) -> Self {
         AtomicQueue {
             items: S::new(),
             maxsize,
             free: CachePadded::new(AtomicUsize::new(maxsize)),
+            spin_tries,
             state: CachePadded::new(AtomicU64::new(0)),
             not_empty: EventCount::new(),
             not_full: EventCount::new(),
@@ -295,7 +305,7 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
         };
         let mut tries = 0;
         loop {
-            if tries < SPIN_TRIES {
+            if tries < self.spin_tries {
                 tries += 1;
                 spin(tries);
             } else {
@@ -433,7 +443,7 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
                 Err(GetError::Empty) => {}
                 done => return Ok(done),
             }
-            if tries < SPIN_TRIES {
+            if tries < self.spin_tries {
                 tries += 1;
                 spin(tries);
                 continue;
