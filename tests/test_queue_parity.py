@@ -563,9 +563,11 @@ def test_an_item_is_released_as_soon_as_it_is_got(make):
         assert ref() is None
 
 
-def test_put_reentering_from_a_finalizer_during_put_and_get(make):
-    # bpo-14976: put() may be called re-entrantly, from a __del__ the collector runs.
-    q = make()
+@pytest.mark.parametrize("make_reentrant", [queue.SimpleQueue, AtomicQueue])
+def test_put_reentering_from_a_finalizer_during_put_and_get(make_reentrant):
+    # bpo-14976: put() may be called re-entrantly, from a __del__ the collector runs. A case of
+    # SimpleQueue's (queue.Queue, whose lock is not re-entrant, does not promise it).
+    q = make_reentrant()
     gen = itertools.count()
     results = []
 
