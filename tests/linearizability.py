@@ -19,10 +19,13 @@ Models (state after each operation, and whether the recorded result is the one i
   (identity), add, setdefault.
 * :class:`IntModel` -- an AtomicInt: get, set, increment_and_get, compare_and_set.
 * :class:`RefModel` -- an AtomicRef: get, set, compare_and_set (identity).
+* :class:`QueueModel` -- an AtomicQueue (optionally bounded): put, put_nowait (FULL when
+  full), get_nowait (EMPTY when empty), qsize.
 """
 
 from __future__ import annotations
 
+import queue
 import random
 import sys
 import threading
@@ -32,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conftest import run_threads
-from lockless import NOT_FOUND, AtomicDict, AtomicInt, AtomicRef
+from lockless import NOT_FOUND, AtomicDict, AtomicInt, AtomicQueue, AtomicRef
 
 ABSENT = NOT_FOUND  # a key's state when it is not in the dict (and what get returns then)
 
@@ -202,6 +205,45 @@ class RefModel(Model):
             yield id(op.args[0])
         elif op.name == "compare_and_set" and op.result:
             yield id(op.args[1])
+
+
+EMPTY = "EMPTY"  # what a get_nowait on an empty queue records (it raised queue.Empty)
+FULL = "FULL"  # what a put_nowait on a full queue records (it raised queue.Full)
+
+
+class QueueModel(Model):
+    """A FIFO queue of at most ``maxsize`` items (0: unbounded). The state is the tuple of items,
+    head first; items are unique ints, compared by value."""
+
+    initial: tuple[Any, ...] = ()
+
+    def __init__(self, maxsize: int = 0) -> None:
+        self.maxsize = maxsize
+
+    def apply(self, state: Any, op: Op) -> tuple[bool, Any]:
+        name, args, result = op.name, op.args, op.result
+        if name in ("put", "put_nowait"):
+            if self.maxsize and len(state) >= self.maxsize:
+                return result == FULL, state
+            return result is None, state + args
+        if name == "get_nowait":
+            if not state:
+                return result == EMPTY, state
+            return result == state[0], state[1:]
+        if name == "qsize":
+            return result == len(state), state
+        raise ValueError(f"QueueModel: unknown operation {name}")
+
+    def state_key(self, state: Any) -> Hashable:
+        return state
+
+    def reads(self, op: Op) -> Iterable[Hashable]:
+        if op.name == "get_nowait" and op.result != EMPTY:
+            yield op.result
+
+    def writes(self, op: Op) -> Iterable[Hashable]:
+        if op.name in ("put", "put_nowait") and op.result is None:
+            yield op.args[0]
 
 
 # --- the search ---------------------------------------------------------------------------------------
@@ -491,6 +533,43 @@ def ref_body(ops: int = 30) -> Callable[..., None]:
     return body
 
 
+def _get_nowait(q: Any) -> Any:
+    try:
+        return q.get_nowait()
+    except queue.Empty:
+        return EMPTY
+
+
+def _put_nowait(q: Any, v: Any) -> Any:
+    try:
+        q.put_nowait(v)
+    except queue.Full:
+        return FULL
+    return None
+
+
+def queue_body(ops: int = 30, bounded: bool = False) -> Callable[..., None]:
+    """Random put (or put_nowait, on a bounded queue) / get_nowait / qsize on one queue; every
+    value put is unique."""
+
+    def body(rec: Recorder, t: int, q: Any, rng: random.Random) -> None:
+        fresh = Unique(t)
+        for _ in range(ops):
+            r = rng.random()
+            if r < 0.45:
+                v = fresh()
+                if bounded:
+                    rec.call(t, "q", "put_nowait", (v,), lambda: _put_nowait(q, v))
+                else:
+                    rec.call(t, "q", "put", (v,), lambda: q.put(v))
+            elif r < 0.9:
+                rec.call(t, "q", "get_nowait", (), lambda: _get_nowait(q))
+            else:
+                rec.call(t, "q", "qsize", (), q.qsize)
+
+    return body
+
+
 # --- one-call drivers, for the tests and the soak -----------------------------------------------------
 
 
@@ -511,10 +590,20 @@ def check_ref_histories(count: int, seed: int = 0, threads: int = 4, ops: int = 
         check(history, lambda key: RefModel(INITIAL))
 
 
+def check_queue_histories(count: int, seed: int = 0, maxsize: int = 0, factory: Callable[..., Any] = AtomicQueue,
+                          threads: int = 4, ops: int = 30) -> None:
+    """Records ``count`` histories of fresh queues (bounded when ``maxsize``) and checks each."""
+    queues = [factory(maxsize) for _ in range(count)]
+    for history in record(queues, queue_body(ops, bounded=maxsize > 0), threads, seed):
+        check(history, lambda key: QueueModel(maxsize))
+
+
 if __name__ == "__main__":  # a quick manual run: python tests/linearizability.py [histories]
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     start = time.perf_counter()
     check_dict_histories(n)
     check_int_histories(n)
     check_ref_histories(n)
-    print(f"{3 * n} histories linearizable in {time.perf_counter() - start:.1f}s")
+    check_queue_histories(n)
+    check_queue_histories(n, maxsize=3)
+    print(f"{5 * n} histories linearizable in {time.perf_counter() - start:.1f}s")

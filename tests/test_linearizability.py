@@ -164,3 +164,75 @@ def test_atomic_int_histories_are_linearizable(switch_often):
 
 def test_atomic_ref_histories_are_linearizable(switch_often):
     lin.check_ref_histories(HISTORIES, seed=6000)
+
+
+# --- AtomicQueue ----------------------------------------------------------------------------------
+
+
+def test_checker_rejects_a_queue_that_reorders_one_producers_items():
+    history = [
+        op(0, "put", (1001,), None, 0, 10),
+        op(0, "put", (1002,), None, 20, 30),
+        op(1, "get_nowait", (), 1002, 40, 50),
+    ]
+    assert not lin.is_linearizable(history, lin.QueueModel())
+
+
+def test_checker_rejects_an_item_delivered_twice():
+    history = [
+        op(0, "put", (1001,), None, 0, 10),
+        op(1, "get_nowait", (), 1001, 20, 30),
+        op(2, "get_nowait", (), 1001, 25, 35),
+    ]
+    assert not lin.is_linearizable(history, lin.QueueModel())
+
+
+def test_checker_rejects_empty_after_a_completed_put_and_full_below_the_bound():
+    assert not lin.is_linearizable(
+        [op(0, "put", (1001,), None, 0, 10), op(1, "get_nowait", (), lin.EMPTY, 20, 30)], lin.QueueModel()
+    )
+    assert not lin.is_linearizable(
+        [op(0, "put_nowait", (1001,), None, 0, 10), op(1, "put_nowait", (1002,), lin.FULL, 20, 30)],
+        lin.QueueModel(maxsize=2),
+    )
+
+
+def test_checker_accepts_overlapping_puts_taken_in_either_order():
+    history = [
+        op(0, "put", (1001,), None, 0, 100),
+        op(1, "put", (1002,), None, 10, 110),
+        op(2, "get_nowait", (), 1002, 120, 130),
+        op(2, "get_nowait", (), 1001, 140, 150),
+    ]
+    assert lin.is_linearizable(history, lin.QueueModel())
+
+
+class LifoQueue:
+    """A broken queue for the self-test: last in, first out."""
+
+    def __init__(self, maxsize=0):
+        self.items = []
+
+    def put(self, v):
+        self.items.append(v)
+
+    def get_nowait(self):
+        import queue
+
+        if not self.items:
+            raise queue.Empty
+        return self.items.pop()
+
+    def qsize(self):
+        return len(self.items)
+
+
+def test_checker_rejects_histories_recorded_from_a_lifo_queue():
+    with pytest.raises(NotLinearizable) as failure:
+        lin.check_queue_histories(10, factory=LifoQueue, threads=1)
+    assert "get_nowait() ->" in str(failure.value)
+
+
+@pytest.mark.parametrize("maxsize", [0, 3])
+def test_atomic_queue_histories_are_linearizable(maxsize, switch_often):
+    lin.check_queue_histories(HISTORIES, seed=7000 + maxsize, maxsize=maxsize)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from lockless import AtomicCounter, AtomicDict, AtomicInt, AtomicRef
+from lockless import AtomicCounter, AtomicDict, AtomicInt, AtomicQueue, AtomicRef
 
 
 def typed_usage() -> None:
@@ -45,3 +45,16 @@ def typed_usage() -> None:
 
     print(total, doubled, found, flag, swapped, count)
     print(half, back, ratio, z, exact, money, whole, rest, ordered, proxy_len)
+
+    jobs: AtomicQueue[str] = AtomicQueue(maxsize=8)
+    jobs.put("a")
+    jobs.put("b", timeout=0.5)
+    jobs.put_nowait("c")
+    first: str = jobs.get()
+    second: str = jobs.get(timeout=1.0)
+    third: str = jobs.get_nowait()
+    jobs.task_done()
+    sizes: tuple[int, int, bool, bool] = (jobs.qsize(), jobs.maxsize, jobs.empty(), jobs.full())
+    jobs.shutdown(immediate=True)
+
+    print(first, second, third, sizes)

@@ -5,13 +5,15 @@
 * :class:`AtomicInt` -- a signed 64-bit integer updated atomically (Java's ``AtomicLong``).
 * :class:`AtomicRef` -- an atomic reference to any object (Java's ``AtomicReference``).
 * :class:`AtomicCounter` -- a striped counter for hot increments (Java's ``LongAdder``).
+* :class:`AtomicQueue` -- a lock-free multi-producer multi-consumer FIFO, a drop-in
+  ``queue.Queue``.
 
 Every type is safe to share between threads without a lock, on the free-threaded build
 (``python3.13t``) and on the regular GIL build alike. See ``docs/consistency.md`` for the
 exact guarantees.
 """
 
-from lockless._lockless import AtomicCounter, AtomicInt, AtomicRef
+from lockless._lockless import AtomicCounter, AtomicInt, AtomicQueue, AtomicRef
 
 from lockless._dict import NOT_FOUND, AtomicDict
 
@@ -20,5 +22,6 @@ __all__ = [
     "AtomicCounter",
     "AtomicDict",
     "AtomicInt",
+    "AtomicQueue",
     "AtomicRef",
 ]

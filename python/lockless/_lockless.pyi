@@ -33,6 +33,7 @@ __all__ = [
     "AtomicDictIterator",
     "NotFoundType",
     "NOT_FOUND",
+    "AtomicQueue",
 ]
 
 @final
@@ -488,3 +489,62 @@ class AtomicDictBase(Generic[_K, _V]):
         atomically, with ``fn(key, current_or_NOT_FOUND, combined)`` (NOT_FOUND deletes). So
         ``fn`` should be associative (a sum, a max, a union). Each key's merge is atomic; the
         batch as a whole is not. ``fn`` may run more than once per merge."""
+
+@final
+class AtomicQueue(Generic[_T]):
+    """A lock-free multi-producer multi-consumer FIFO queue: a drop-in ``queue.Queue``.
+
+    Same methods and semantics as ``queue.Queue`` (Python 3.13), raising the stdlib's
+    ``queue.Empty``, ``queue.Full`` and ``queue.ShutDown`` (before 3.13, a ``ShutDown`` class of
+    lockless's own). Linearizable: items from one producer come out in the order it put them,
+    and no item is lost or delivered twice; a bounded queue never holds more than ``maxsize``.
+
+    ``put`` on a queue with room and ``get`` on a non-empty queue take no lock and make no
+    system call. Blocking calls sleep detached from the interpreter (other threads and the
+    garbage collector run), wake as soon as an item or a slot arrives, honour timeouts, and are
+    interrupted by Ctrl-C on the main thread. Takes part in cyclic garbage collection; dropping
+    the queue releases its items. Not picklable, like ``queue.Queue``.
+    """
+
+    def __new__(cls, maxsize: int = 0) -> AtomicQueue[_T]:
+        """A queue of at most ``maxsize`` items; ``maxsize <= 0`` means unbounded."""
+    @property
+    def maxsize(self) -> int:
+        """The bound given at construction (``<= 0``: unbounded)."""
+    @property
+    def unfinished_tasks(self) -> int:
+        """Items put and not yet marked done with :meth:`task_done`."""
+    @property
+    def is_shutdown(self) -> bool:
+        """Whether :meth:`shutdown` has been called."""
+    def put(self, item: _T, block: bool = True, timeout: float | None = None) -> None:
+        """Put ``item`` at the tail. Lock-free on a queue with room. A full bounded queue blocks
+        (at most ``timeout`` seconds, then ``queue.Full``); with ``block`` false it raises
+        ``queue.Full`` at once. A negative ``timeout`` raises ValueError (bounded queues, as
+        ``queue.Queue``). ``queue.ShutDown`` after :meth:`shutdown`."""
+    def put_nowait(self, item: _T) -> None:
+        """``put(item, block=False)``: ``queue.Full`` if there is no room now. Lock-free."""
+    def get(self, block: bool = True, timeout: float | None = None) -> _T:
+        """Remove and return the item at the head. Lock-free on a non-empty queue. An empty
+        queue blocks (at most ``timeout`` seconds, then ``queue.Empty``); with ``block`` false it
+        raises ``queue.Empty`` at once. A negative ``timeout`` raises ValueError.
+        ``queue.ShutDown`` once the queue is shut down and empty."""
+    def get_nowait(self) -> _T:
+        """``get(block=False)``: ``queue.Empty`` if there is no item now. Lock-free."""
+    def qsize(self) -> int:
+        """The number of items (exact when no put or get runs at the same time)."""
+    def empty(self) -> bool:
+        """Whether the queue holds no item (may change at once, as for ``queue.Queue``)."""
+    def full(self) -> bool:
+        """Whether a bounded queue holds ``maxsize`` items (may change at once)."""
+    def task_done(self) -> None:
+        """Mark one task done (an item got earlier); ValueError if called more times than
+        items were put. Lock-free."""
+    def join(self) -> None:
+        """Block until every item put has been marked done with :meth:`task_done`."""
+    def shutdown(self, immediate: bool = False) -> None:
+        """Refuse further puts (``queue.ShutDown``); gets drain the items left, then raise
+        ``queue.ShutDown``. With ``immediate``, remove the items left first (marking their tasks
+        done), so gets raise at once. Wakes every blocked caller."""
+    def __class_getitem__(cls, item: Any) -> GenericAlias:
+        """``AtomicQueue[T]`` for annotations."""

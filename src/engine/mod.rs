@@ -4,9 +4,11 @@
 //!   reference-counted pointers (Arc in Rust, PyObject in the binding) the engine stores.
 //! * [`dict`]: the lock-free, insertion-ordered hash table behind `AtomicDict`.
 //! * [`atomic_int`], [`atomic_ref`], [`counter`]: the scalar atomics.
+//! * [`queue`]: the MPMC FIFO behind `AtomicQueue`, with its futex-based wake-up protocol.
 
 pub mod atomic_int;
 pub mod atomic_ref;
 pub mod counter;
 pub mod dict;
+pub mod queue;
 pub mod reclaim;

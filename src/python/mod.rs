@@ -9,6 +9,7 @@ mod errors;
 mod fastcall;
 mod handle;
 mod key;
+mod queue;
 
 use pyo3::prelude::*;
 
@@ -33,9 +34,12 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dict::PyDictIterator>()?;
     m.add_class::<dict::NotFoundType>()?;
     m.add("NOT_FOUND", dict::not_found(m.py()))?;
+    m.add_class::<queue::PyAtomicQueue>()?;
     let py = m.py();
     fastcall::install::<atomic_counter::FastIncrement>(&py.get_type::<atomic_counter::PyAtomicCounter>())?;
     fastcall::install::<atomic_int::FastIncrementAndGet>(&py.get_type::<atomic_int::PyAtomicInt>())?;
     fastcall::install::<dict::FastAdd>(&py.get_type::<dict::PyAtomicDict>())?;
+    fastcall::install::<queue::FastPut>(&py.get_type::<queue::PyAtomicQueue>())?;
+    fastcall::install::<queue::FastGet>(&py.get_type::<queue::PyAtomicQueue>())?;
     Ok(())
 }
