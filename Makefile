@@ -136,7 +136,7 @@ BENCH_OUT  := bench-results
 .PHONY: bench bench-peers bench-instructions peers test-bench
 
 # The harness on lockless, dict and dict + Lock in .venv: the table on stdout, JSON and plots in
-# $(BENCH_OUT)/, the plots copied to docs/bench/ for BENCHMARKS.md (about 10 minutes).
+# $(BENCH_OUT)/, the plots copied to docs/bench/ for BENCHMARKS.md (about 15 minutes).
 bench: build-ft
 	$(VENV_FT)/bin/python -c 'import matplotlib' 2>/dev/null || $(VENV_FT)/bin/python -m pip install --quiet --only-binary :all: matplotlib
 	$(VENV_FT)/bin/python benches/harness.py --json $(BENCH_OUT)/results.json --plots $(BENCH_OUT)
@@ -185,10 +185,12 @@ peers: $(VENV_PEERS)/.build-stamp
 	$(call peer,cereggii,cereggii,1.0.1)
 	$(call peer,ft-utils,ft_utils,0.2.0)
 
-# The harness in .venv-peers, beside cereggii and ft_utils. Its plots (with the peers) also go to
-# docs/bench/, replacing those of `make bench`.
+# The harness in .venv-peers, beside cereggii and ft_utils (about 25 minutes on an idle machine).
+# Its report includes issue 17's goal 4 when `make bench-instructions` has written its JSON. Its
+# plots (with the peers) also go to docs/bench/, replacing those of `make bench`.
 bench-peers: peers
-	$(VENV_PEERS)/bin/python benches/harness.py --json $(BENCH_OUT)/results-peers.json --plots $(BENCH_OUT)/peers
+	$(VENV_PEERS)/bin/python benches/harness.py --json $(BENCH_OUT)/results-peers.json --plots $(BENCH_OUT)/peers \
+	    --instructions $(BENCH_OUT)/instructions.json
 	mkdir -p docs/bench && cp $(BENCH_OUT)/peers/*.png docs/bench/
 
 # Net instructions per operation under callgrind (benches/instructions.py) for dict, lockless,

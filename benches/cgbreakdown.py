@@ -38,6 +38,7 @@ PARTS = [
     "incref/decref",
     "Known (per-op cache of __eq__ answers)",
     "allocation",
+    "memcpy/memmove",
     "other",
 ]
 
@@ -47,7 +48,9 @@ C_FUNCTIONS = [
     ("CPython slot dispatch (PyObject_GetItem, ...)", r"^(PyObject_GetItem|PyObject_SetItem|PyObject_DelItem"
      r"|PySequence_Contains|PyObject_Vectorcall\w*|_PyObject_VectorcallTstate|method_vectorcall\w*"
      r"|_PyObject_GetMethod|vectorcall_method|cfunction_vectorcall\w*)$"),
-    ("dict internals (C)", r"dict|_Py_TryIncref|insertdict|unicodekeys|_PyDict|ensure_shared|_PyMem_Free"),
+    ("dict internals (C)", r"(?i)dict|_Py_TryIncref|unicodekeys|ensure_shared|_PyMem_Free|_Py_NewRef"
+     r"|GC_MAY_BE_TRACKED|PyObject_IS_GC"),
+    ("memcpy/memmove", r"memcpy|memmove"),
     ("PyType_IsSubtype (self's type check)", r"PyType_IsSubtype"),
     ("__tls_get_addr", r"tls_get_addr"),
     ("hashing", r"PyObject_Hash|long_hash|unicode_hash|siphash|_Py_HashBytes"),
