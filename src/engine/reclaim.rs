@@ -65,9 +65,11 @@ impl Local {
 
     /// Flush once a batch of releases built up, or when any release has waited 64 calls. Every
     /// flush seals a bag, and crossbeam collects a bounded number of bags per collection, so
-    /// flushing tiny bags often would build a backlog that takes long to drain.
+    /// flushing tiny bags often would build a backlog that takes long to drain. A batch is a
+    /// full crossbeam bag (64): each flush also collects, which walks every participant
+    /// registered with the collector (idle threads included), and seals a 2 KB bag.
     fn should_flush(&self) -> bool {
-        const BATCH: usize = 32;
+        const BATCH: usize = 64;
         const CALLS: u32 = 64;
         let unflushed = self.unflushed.get();
         if unflushed == 0 {
