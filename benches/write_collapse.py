@@ -17,7 +17,7 @@ process into a state:
   stays registered with the epoch collector, which walks every registered participant each time
   a thread collects garbage (after every 32 writes, and every 128 calls);
 * `one-arena`: `MALLOC_ARENA_MAX=1`, so both workers allocate from one glibc arena, as they do
-  once a process has had more threads alive at once than the arena limit (8 per core).
+  when a thread starts with no free arena and the arena limit (8 per core) reached.
 
 A process whose two-thread figures all sit far below the others, state for state, is the
 collapse; the ratio 2 threads / 1 thread is printed per process. Times are wall clock: run it
