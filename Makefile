@@ -133,21 +133,19 @@ bench-rust:
 VENV_PEERS := .venv-peers
 BENCH_OUT  := bench-results
 
-.PHONY: bench bench-peers test-bench
+.PHONY: bench bench-peers bench-instructions peers test-bench
 
 # The harness on lockless, dict and dict + Lock in .venv: the table on stdout, JSON and plots in
-# $(BENCH_OUT)/, the plots copied to docs/bench/ for BENCHMARKS.md (about 10 minutes).
+# $(BENCH_OUT)/, the plots copied to docs/bench/ for BENCHMARKS.md (about 15 minutes).
 bench: build-ft
 	$(VENV_FT)/bin/python -c 'import matplotlib' 2>/dev/null || $(VENV_FT)/bin/python -m pip install --quiet --only-binary :all: matplotlib
 	$(VENV_FT)/bin/python benches/harness.py --json $(BENCH_OUT)/results.json --plots $(BENCH_OUT)
 	mkdir -p docs/bench && cp $(BENCH_OUT)/*.png docs/bench/
 
-# The same harness in .venv-peers, a venv of the free-threaded interpreter that also holds the
-# published peers built from their sdists: cereggii (CMake) and ft-utils. A peer that fails to
-# build is reported and left out; the run goes on with the rest. Its plots (with the peers)
-# also go to docs/bench/, replacing those of `make bench`. Then the queue benchmarks
-# (benches/queue_bench.py: AtomicQueue against queue.Queue, SimpleQueue and ft_utils'
-# ConcurrentQueue; about 10 minutes), whose plot is docs/bench/queue.png.
+# .venv-peers: a venv of the free-threaded interpreter holding lockless (a wheel) and the
+# published peers built from their sdists: cereggii (CMake) and ft-utils. `make peers` builds it;
+# `bench-peers` and `bench-instructions` share it. A peer that fails to build is reported and
+# left out; the benchmarks go on with the rest.
 $(VENV_PEERS)/.deps-stamp:
 	py=$$(scripts/python-ft)
 	[ -x $(VENV_PEERS)/bin/python ] || "$$py" -m venv $(VENV_PEERS)
@@ -164,30 +162,45 @@ $(VENV_PEERS)/.build-stamp: $(VENV_PEERS)/.deps-stamp $(SOURCES)
 	$(VENV_PEERS)/bin/python -m pip install --quiet --force-reinstall --no-deps $(TARGET)/wheels-peers/*.whl
 	touch $@
 
-# $(call peer,PYPI-NAME,IMPORT-NAME): build one peer from its sdist, or say why not. The venv's
-# and the free-threaded interpreter's bin directories go first on PATH, so that CMake's
+# $(call peer,PYPI-NAME,IMPORT-NAME,VERSION): build one peer from its sdist, or say why not. The
+# venv's and the free-threaded interpreter's bin directories go first on PATH, so that CMake's
 # FindPython, and cereggii's CMakeLists (which runs `python` for the include directory), find
-# the free-threaded interpreter rather than the machine's python.
+# the free-threaded interpreter rather than the machine's python. Pinned to the versions issue 17
+# compared, so figures stay comparable across sittings.
 define peer
 	if $(VENV_PEERS)/bin/python -c 'import $(2)' 2>/dev/null; then
 	    echo "bench-peers: $(1) already installed"
 	elif PATH="$(ROOT)/$(VENV_PEERS)/bin:$$(dirname "$$(scripts/python-ft)"):$$PATH" \
-	        $(VENV_PEERS)/bin/python -m pip install --quiet --no-binary $(1) $(1) \
+	        $(VENV_PEERS)/bin/python -m pip install --quiet --no-binary $(1) '$(1)==$(3)' \
 	        && $(VENV_PEERS)/bin/python -c 'import $(2)'; then
-	    echo "bench-peers: built $(1) from its sdist"
+	    echo "bench-peers: built $(1) $(3) from its sdist"
 	else
 	    echo "bench-peers: *** $(1) FAILED to build or import; benchmarking without it ***"
 	fi
 endef
 
-bench-peers: $(VENV_PEERS)/.build-stamp
+peers: $(VENV_PEERS)/.build-stamp
 	command -v cmake >/dev/null || apt-get install -y -qq cmake || (apt-get update -qq && apt-get install -y -qq cmake) \
 	    || echo "bench-peers: *** cmake missing and could not be installed; cereggii will fail ***"
-	$(call peer,cereggii,cereggii)
-	$(call peer,ft-utils,ft_utils)
-	$(VENV_PEERS)/bin/python benches/harness.py --json $(BENCH_OUT)/results-peers.json --plots $(BENCH_OUT)/peers
+	$(call peer,cereggii,cereggii,1.0.1)
+	$(call peer,ft-utils,ft_utils,0.2.0)
+
+# The map harness in .venv-peers, beside cereggii and ft_utils (about 25 minutes on an idle
+# machine), then the queue benchmarks (benches/queue_bench.py: AtomicQueue against queue.Queue,
+# SimpleQueue and ft_utils' ConcurrentQueue; about 10 minutes). The harness's report includes
+# issue 17's goal 4 when `make bench-instructions` has written its JSON. Plots (with the peers)
+# also go to docs/bench/, replacing those of `make bench`.
+bench-peers: peers
+	$(VENV_PEERS)/bin/python benches/harness.py --json $(BENCH_OUT)/results-peers.json --plots $(BENCH_OUT)/peers \
+	    --instructions $(BENCH_OUT)/instructions.json
 	$(VENV_PEERS)/bin/python benches/queue_bench.py --json $(BENCH_OUT)/queue-peers.json --plot $(BENCH_OUT)/peers/queue.png
 	mkdir -p docs/bench && cp $(BENCH_OUT)/peers/*.png docs/bench/
+
+# Net instructions per operation under callgrind (benches/instructions.py) for dict, lockless,
+# cereggii and ft_utils: the table on stdout, JSON in $(BENCH_OUT)/ (a few minutes).
+bench-instructions: peers
+	command -v valgrind >/dev/null || apt-get install -y -qq valgrind || (apt-get update -qq && apt-get install -y -qq valgrind)
+	$(VENV_PEERS)/bin/python benches/instructions.py --json $(BENCH_OUT)/instructions.json
 
 # The harnesses once in their tiny configuration (seconds), to prove they run; they time nothing.
 test-bench: build-ft

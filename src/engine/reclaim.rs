@@ -37,6 +37,10 @@ fn collector() -> &'static Collector {
 /// A release waiting for a safe point: the pointer and the function that releases it.
 type Queued = (NonNull<()>, unsafe fn(NonNull<()>));
 
+/// Entries of queue buffer a thread keeps between drains (64 KiB): enough for the batches of
+/// ordinary operations, without holding on to the buffer of a huge one (a `clear`).
+const KEEP_QUEUED: usize = 4096;
+
 /// Everything reclamation keeps per thread, in one thread-local so that an operation pays for
 /// one thread-local lookup (in a shared library each costs a `__tls_get_addr` call).
 struct Local {
@@ -61,9 +65,11 @@ impl Local {
 
     /// Flush once a batch of releases built up, or when any release has waited 64 calls. Every
     /// flush seals a bag, and crossbeam collects a bounded number of bags per collection, so
-    /// flushing tiny bags often would build a backlog that takes long to drain.
+    /// flushing tiny bags often would build a backlog that takes long to drain. A batch is a
+    /// full crossbeam bag (64): each flush also collects, which walks every participant
+    /// registered with the collector (idle threads included), and seals a 2 KB bag.
     fn should_flush(&self) -> bool {
-        const BATCH: usize = 32;
+        const BATCH: usize = 64;
         const CALLS: u32 = 64;
         let unflushed = self.unflushed.get();
         if unflushed == 0 {
@@ -81,21 +87,33 @@ impl Local {
     }
 
     /// Runs the queued releases (which may run arbitrary code, even re-entering lockless).
+    ///
+    /// The queue's buffer is kept for the next batch (up to [`KEEP_QUEUED`] entries): taking
+    /// and dropping it cost a `malloc`, a `free` and the reallocations of its regrowth on every
+    /// operation that queued anything (a hit of `k in m` drops the value it read; a write's
+    /// deferred releases arrive in batches).
     fn drain(&self) {
         if self.queue.borrow().is_empty() {
             return; // the common case, kept to a load and a compare
         }
+        let mut batch = Vec::new();
         loop {
-            // Take the batch out first: a release may queue more.
-            let batch = std::mem::take(&mut *self.queue.borrow_mut());
+            // Take the batch out first, leaving the emptied buffer of the previous round: a
+            // release may queue more.
+            std::mem::swap(&mut *self.queue.borrow_mut(), &mut batch);
             if batch.is_empty() {
-                return;
+                break;
             }
-            for (ptr, release) in batch {
+            for (ptr, release) in batch.drain(..) {
                 // SAFETY: `queue_release`'s caller handed over one reference with the function
                 // that releases it; each entry runs once.
                 unsafe { release(ptr) };
             }
+        }
+        // The queue now holds the last buffer drained, empty, with its capacity.
+        let mut queue = self.queue.borrow_mut();
+        if queue.capacity() > KEEP_QUEUED {
+            queue.shrink_to(KEEP_QUEUED);
         }
     }
 }
@@ -293,4 +311,60 @@ pub unsafe fn defer_release<H: Handle>(guard: &Guard, ptr: NonNull<()>) {
     // epoch runs it after every guard that could have loaded `ptr` is dropped. Running it on
     // another thread is allowed by `Handle`'s contract.
     unsafe { defer(guard, move || H::release(ptr)) };
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    std::thread_local! {
+        static RAN: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Counts itself; the pointer is not used.
+    unsafe fn count(_: NonNull<()>) {
+        RAN.with(|r| r.set(r.get() + 1));
+    }
+
+    /// Counts itself and queues one more release (as a `__del__` that re-enters lockless does).
+    unsafe fn count_and_queue_another(ptr: NonNull<()>) {
+        RAN.with(|r| r.set(r.get() + 1));
+        // SAFETY: `count` may run any time on this thread.
+        unsafe { queue_release(ptr, count) };
+    }
+
+    fn queue_capacity() -> usize {
+        LOCAL.with(|l| l.queue.borrow().capacity())
+    }
+
+    #[test]
+    fn drain_runs_each_release_once_including_those_queued_while_draining() {
+        RAN.with(|r| r.set(0));
+        let p = NonNull::<u64>::dangling().cast::<()>();
+        for _ in 0..10 {
+            // SAFETY: the release functions ignore the pointer.
+            unsafe { queue_release(p, count_and_queue_another) };
+        }
+        drain_queue();
+        assert_eq!(RAN.with(Cell::get), 20);
+        drain_queue();
+        assert_eq!(RAN.with(Cell::get), 20);
+    }
+
+    #[test]
+    fn drain_keeps_the_queue_buffer_for_the_next_batch_but_not_a_huge_one() {
+        let p = NonNull::<u64>::dangling().cast::<()>();
+        for _ in 0..100 {
+            // SAFETY: `count` ignores the pointer.
+            unsafe { queue_release(p, count) };
+        }
+        drain_queue();
+        assert!(queue_capacity() >= 100, "the drained buffer is kept");
+        for _ in 0..2 * KEEP_QUEUED {
+            // SAFETY: as above.
+            unsafe { queue_release(p, count) };
+        }
+        drain_queue();
+        assert!(queue_capacity() <= KEEP_QUEUED, "a huge buffer is trimmed");
+    }
 }
