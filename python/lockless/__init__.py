@@ -11,7 +11,7 @@ Every type is safe to share between threads without a lock, on the free-threaded
 exact guarantees.
 """
 
-from lockless._lockless import AtomicCounter, AtomicInt, AtomicRef
+from lockless._lockless import AtomicCounter, AtomicDictIterator, AtomicInt, AtomicRef
 
 from lockless._dict import NOT_FOUND, AtomicDict
 
@@ -19,6 +19,7 @@ __all__ = [
     "NOT_FOUND",
     "AtomicCounter",
     "AtomicDict",
+    "AtomicDictIterator",
     "AtomicInt",
     "AtomicRef",
 ]

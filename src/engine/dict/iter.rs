@@ -201,10 +201,13 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
                     return Some((hash, K::clone_raw(key), V::clone_raw(value)));
                 }
             }
-            // Nothing live before `end`: claim the rest (sealed, so nobody claims in this place
-            // again), then drop the place, and with it the trail. AcqRel/Relaxed as above.
-            if place.pos.compare_exchange(pos, SEALED | place.end, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                Self::replace_place(guard, cursor, raw, std::ptr::null_mut());
+            // Nothing live before `end`: claim the rest and report the end. The place stays (a
+            // `for` loop drops its iterator right after, freeing it directly, where retiring it
+            // through the epoch cost a third of a small dict's loop); the next step that finds
+            // the map migrated drops it, and its trail, for good. AcqRel/Relaxed as above.
+            if pos == place.end
+                || place.pos.compare_exchange(pos, place.end, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+            {
                 return None;
             }
         }
@@ -236,9 +239,11 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
                 let old = SendPlace(old);
                 // SAFETY: `old` is unreachable from the cursor now; sharers pinned now may still
                 // read it, and the epoch runs this only after they unpin. Dropping a place frees
-                // memory only (a trail chain), never a Handle.
+                // memory only (a trail chain), never a Handle, so it goes straight to the epoch
+                // rather than through `reclaim::defer`, whose count of pending releases would
+                // make the binding flush the epoch bag early.
                 unsafe {
-                    reclaim::defer(guard, move || {
+                    guard.defer_unchecked(move || {
                         let SendPlace(old) = old;
                         drop(Box::from_raw(old));
                     });
