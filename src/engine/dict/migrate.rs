@@ -30,7 +30,6 @@ use super::table::{
     into_raw, mix, slot_entry, slot_for, slot_tag, zeroed_slice, CapacityError, Origin, Table, EMPTY,
     FROZEN, MOVED, UNSET,
 };
-use super::trail::Remap;
 use crate::engine::reclaim::Handle;
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU16, AtomicUsize, Ordering};
 
@@ -56,10 +55,6 @@ pub(super) struct Job<K: Handle, V: Handle> {
     /// entry for the length of a migration instead of 8 for the life of the table. Empty for
     /// `clear`, which copies nothing.
     tags: Box<[AtomicU16]>,
-    /// What iterators need of this migration once it is published (the count phase fills in
-    /// which old entries it carries); installed in the old generation's trail before
-    /// publication. See `trail.rs`.
-    remap: Arc<Remap>,
 }
 
 /// A set of chunks that helpers claim, do, and mark done.
@@ -205,11 +200,13 @@ pub(super) fn help<K: Handle, V: Handle>(old: &Table<K, V>) -> &Table<K, V> {
             job.copy.run(|chunk| job.copy_chunk(old, chunk));
             job.prefix(job.entry_chunks)
         };
-        if live == 0 {
-            job.remap.cut(); // nothing carried: iterators stop here and keep nothing after
+        // For iterators (see `trail.rs`): the count phase recorded which entries move; link
+        // the next trail before publishing, so whoever reaches a later generation finds it.
+        // Nothing carried (a clear, or every entry dead): no link, so iterators stop here and
+        // keep nothing after.
+        if live > 0 {
+            old.trail.link(&job.next.trail);
         }
-        // Before publishing: whoever can reach a later generation finds the remap.
-        old.trail.install(&job.remap);
         // Relaxed: published by the Release store of `published` below.
         job.next.len_base.store(live as isize, Ordering::Relaxed);
         // Relaxed (both): published by the Release store below. A CAS from 0 rather than a
@@ -225,15 +222,12 @@ pub(super) fn help<K: Handle, V: Handle>(old: &Table<K, V>) -> &Table<K, V> {
 impl<K: Handle, V: Handle> Job<K, V> {
     fn new(old: &Table<K, V>, next: Table<K, V>) -> Result<Self, CapacityError> {
         // Chunks of at least 256, at most ~128 of them per array, so prefix sums stay cheap;
-        // a multiple of 64 entries, so each count chunk owns whole words of the remap's bits.
+        // a multiple of 64 entries, so each count chunk owns whole words of the trail's bits.
         let chunk = old.cap().div_ceil(128).max(256).next_multiple_of(64);
         let index_chunks = old.index.len().div_ceil(chunk);
         let entry_chunks = old.cap().div_ceil(chunk);
-        let cleared = next.origin == Origin::Cleared;
-        let tags = if cleared { 0 } else { old.cap() };
-        let remap = Arc::new(Remap::new(old.cap(), (!cleared).then_some(&next.trail))?);
+        let tags = if next.origin == Origin::Cleared { 0 } else { old.cap() };
         Ok(Job {
-            remap,
             // SAFETY: a zero AtomicU16 is all-zero bytes.
             tags: unsafe { zeroed_slice(tags, || AtomicU16::new(0)) }?,
             next: Arc::new(next),
@@ -288,7 +282,7 @@ impl<K: Handle, V: Handle> Job<K, V> {
                 live += 1;
             }
             if i % 64 == 63 || i + 1 == range.end {
-                self.remap.set_word(i / 64, bits);
+                old.trail.set_word(i / 64, bits);
                 bits = 0;
             }
         }

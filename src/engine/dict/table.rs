@@ -272,7 +272,7 @@ impl<K: Handle, V: Handle> Table<K, V> {
             origin,
             migrations,
             mig: Migration::new(),
-            trail: Arc::new(Trail::new()),
+            trail: Arc::new(Trail::new(cap)?),
             released: false,
         })
     }
