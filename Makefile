@@ -214,8 +214,8 @@ VENV_DBG := .venv-debug
 .PHONY: soak test-debug build-debug
 
 # Minutes of random operations from 8 threads with exact invariants (plain, beside a thread
-# looping gc.collect(), and beside a thread blocked in a key's __eq__), then thousands of
-# linearizability histories. LOCKLESS_SOAK_OPS (operations per thread, default 1000000) and
+# looping gc.collect(), beside a thread blocked in a key's __eq__, and with idle iterators kept
+# through many migrations and clears), then thousands of linearizability histories. LOCKLESS_SOAK_OPS (operations per thread, default 1000000) and
 # LOCKLESS_LIN_HISTORIES (default 3000 per type) scale it.
 soak: build-ft
 	$(VENV_FT)/bin/python tests/soak.py

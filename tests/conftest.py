@@ -15,6 +15,11 @@ R = TypeVar("R")
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-run-parallel's marker, registered here too so the suite runs without the plugin.
+    config.addinivalue_line("markers", "thread_unsafe(reason): the test cannot run in parallel with itself")
+
+
 def run_threads(n: int, target: Callable[[int], R]) -> list[R]:
     """Run ``target(i)`` for i in range(n), each in its own thread, all released together by
     one Barrier. Returns the results in thread order; re-raises the first thread exception."""

@@ -1,11 +1,13 @@
 //! Differential tests: random operation sequences applied to the engine and to std's HashMap
 //! (plus a Vec for insertion order) must agree at every step, with degenerate hashers and tiny
 //! capacities so that migrations happen constantly; afterwards every key and value the map
-//! took has been released exactly once.
+//! took has been released exactly once. An iterator kept open across the operations checks
+//! the iteration guarantee: only keys present when it began, in their order, none twice, each
+//! with its current value, and every key present throughout.
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use common::{flush_epoch_until, identity_hash, one_hash, two_bit_hash, Map, Tags};
 use proptest::prelude::*;
@@ -27,6 +29,10 @@ enum Op {
     Items,
     Len,
     KeysWithHash(u64),
+    /// Replaces the open iterator with a new one.
+    IterStart,
+    /// Takes one item from the open iterator.
+    IterStep,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -48,6 +54,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Items),
         1 => Just(Op::Len),
         1 => k.clone().prop_map(Op::KeysWithHash),
+        1 => Just(Op::IterStart),
+        3 => Just(Op::IterStep),
     ]
 }
 
@@ -82,11 +90,63 @@ fn run(hasher: fn(u64) -> u64, cap: usize, ops: Vec<Op>) -> Result<(), TestCaseE
     run_tagged(hasher, cap, Tags::Hash, ops)
 }
 
+/// An iterator kept open across operations, and what it may yield.
+struct OpenIter<'m> {
+    it: lockless::engine::dict::Iter<'m, common::Obj, common::Obj>,
+    /// The keys when it began, in order: it yields only these, in this order.
+    start: Vec<u64>,
+    /// Keys present ever since it began: each must be yielded.
+    stable: HashSet<u64>,
+    yielded: HashSet<u64>,
+    /// Index in `start` of the last key yielded.
+    last: Option<usize>,
+}
+
+impl OpenIter<'_> {
+    fn step(&mut self, model: &Model) -> Result<(), TestCaseError> {
+        let Some((k, v)) = self.it.next() else {
+            let missed: Vec<&u64> = self.stable.difference(&self.yielded).collect();
+            prop_assert!(missed.is_empty(), "keys present throughout were not yielded: {:?}", missed);
+            return Ok(());
+        };
+        let (k, v) = (k.n, v.n);
+        prop_assert!(self.yielded.insert(k), "key {} yielded twice", k);
+        let Some(at) = self.start.iter().position(|&x| x == k) else {
+            return Err(TestCaseError::fail(format!("key {k} was not present when the iteration began")));
+        };
+        let from = self.last.map_or(0, |l| l + 1);
+        prop_assert!(at >= from, "key {} out of insertion order", k);
+        let skipped: Vec<u64> = self.start[from..at].iter().copied().filter(|x| self.stable.contains(x)).collect();
+        prop_assert!(skipped.is_empty(), "keys present throughout were skipped: {:?}", skipped);
+        self.last = Some(at);
+        prop_assert_eq!(Some(v), model.map.get(&k).copied(), "key {}'s value", k);
+        Ok(())
+    }
+}
+
 fn run_tagged(hasher: fn(u64) -> u64, cap: usize, tags: Tags, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let map = Map::with_tags(hasher, cap, tags);
     let mut model = Model::default();
+    let mut open: Option<OpenIter<'_>> = None;
     for op in ops {
+        if let Some(open) = &mut open {
+            open.stable.retain(|k| model.map.contains_key(k));
+        }
         match op {
+            Op::IterStart => {
+                open = Some(OpenIter {
+                    it: map.inner.iter(),
+                    start: model.order.clone(),
+                    stable: model.order.iter().copied().collect(),
+                    yielded: HashSet::new(),
+                    last: None,
+                });
+            }
+            Op::IterStep => {
+                if let Some(open) = &mut open {
+                    open.step(&model)?;
+                }
+            }
             Op::Get(k) => prop_assert_eq!(map.get(k), model.map.get(&k).copied()),
             Op::Insert(k, v) => prop_assert_eq!(map.insert(k, v), model.insert(k, v)),
             Op::InsertIfAbsent(k, v) => {
@@ -165,6 +225,7 @@ fn run_tagged(hasher: fn(u64) -> u64, cap: usize, tags: Tags, ops: Vec<Op>) -> R
     }
     prop_assert_eq!(map.items(), model.items());
     prop_assert_eq!(map.len(), model.map.len());
+    drop(open);
     let live = map.live.clone();
     drop(map);
     flush_epoch_until(|| live.load(std::sync::atomic::Ordering::SeqCst) == 0);

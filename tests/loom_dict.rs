@@ -15,7 +15,7 @@ use std::sync::{Arc as StdArc, Mutex};
 
 use loom::sync::Arc;
 use loom::thread;
-use lockless::engine::dict::{Action, AtomicDict, KeyHash, Outcome};
+use lockless::engine::dict::{Action, AtomicDict, Cursor, KeyHash, Outcome};
 use lockless::engine::reclaim::Handle;
 
 /// A `u64` that counts how many of its kind are alive (a std counter: not part of the model).
@@ -101,6 +101,11 @@ impl Map {
     fn migrations(&self) -> u64 {
         self.inner.stats().migrations
     }
+
+    /// The next key at `cursor` (see `AtomicDict::cursor_next`).
+    fn step(&self, cursor: &Cursor) -> Option<u64> {
+        self.inner.cursor_next(cursor).map(|(_, k, _)| k.n)
+    }
 }
 
 /// The smallest table holds 5 entries: `AtomicDict::new()` then 4 other keys leaves one free.
@@ -116,10 +121,14 @@ const KEY: u64 = 7;
 /// execution. So each execution first checks the previous one's count (a failure there is
 /// reported against the next execution), and the last one is checked after the model.
 fn model(f: impl Fn(Arc<Map>) + Sync + Send + 'static) {
+    model_with_preemptions(0, f);
+}
+
+/// [`model`] with a preemption bound of at least `at_least` (`scripts/loom-test` sets
+/// `LOOM_MAX_PREEMPTIONS=2` for every model).
+fn model_with_preemptions(at_least: usize, f: impl Fn(Arc<Map>) + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
+    builder.preemption_bound = Some(builder.preemption_bound.unwrap_or(2).max(at_least));
     let previous: StdArc<Mutex<Option<StdArc<AtomicIsize>>>> = StdArc::default();
     let check = |previous: &Mutex<Option<StdArc<AtomicIsize>>>| {
         if let Some(live) = previous.lock().unwrap().take() {
@@ -274,4 +283,104 @@ fn cas_from_same_expected_has_exactly_one_winner() {
         assert_eq!(map.get(KEY), Some(winner));
         drop(expected);
     });
+}
+
+/// (e) An iterator's position mapped across a migration: the iterator has yielded its first
+/// key when another thread deletes that key, inserts it again (a new entry past the iterator's
+/// end) and migrates the table (`reserve`), racing the iterator's next steps through every
+/// phase. It yields the two other keys exactly once each, in order, and never the re-inserted
+/// one.
+#[test]
+fn iterator_position_and_end_map_across_a_migration() {
+    model(|map| {
+        for k in &OTHERS[..3] {
+            map.insert(*k, *k);
+        }
+        let cursor = map.inner.cursor();
+        assert_eq!(map.step(&cursor), Some(OTHERS[0]));
+        let writer = {
+            let map = map.clone();
+            thread::spawn(move || {
+                map.remove(OTHERS[0]);
+                map.insert(OTHERS[0], 9);
+                map.reserve(5); // more than the free entries: migrates
+            })
+        };
+        let rest = [map.step(&cursor), map.step(&cursor), map.step(&cursor)];
+        writer.join().unwrap();
+
+        assert_eq!(rest, [Some(OTHERS[1]), Some(OTHERS[2]), None]);
+        assert_eq!(map.step(&cursor), None, "an exhausted iterator stays exhausted");
+        assert_eq!(map.migrations(), 1);
+    });
+}
+
+/// (f) Two threads sharing one iterator while one of them migrates the table between its
+/// steps: every key goes to exactly one of them (claims and the seal that moves the shared
+/// position never let an entry be taken twice or skipped).
+#[test]
+fn threads_sharing_an_iterator_across_a_migration_take_each_key_once() {
+    model(|map| {
+        for k in &OTHERS[..3] {
+            map.insert(*k, *k);
+        }
+        let cursor = StdArc::new(map.inner.cursor());
+        let other = {
+            let (map, cursor) = (map.clone(), cursor.clone());
+            thread::spawn(move || {
+                let first = map.step(&cursor);
+                map.reserve(5); // migrates while the other thread may be mid-step
+                [first, map.step(&cursor)]
+            })
+        };
+        let mine = [map.step(&cursor), map.step(&cursor)];
+        let theirs = other.join().unwrap();
+
+        let mut got: Vec<u64> = mine.iter().chain(theirs.iter()).flatten().copied().collect();
+        got.sort_unstable();
+        assert_eq!(got, OTHERS[..3], "mine {mine:?}, theirs {theirs:?}");
+    });
+}
+
+/// (f, churn) As (f), but the migrating thread first deletes a key the iterator has not reached
+/// and inserts it again (a new entry past the iterator's end): that key goes to nobody or to
+/// one thread, the others to exactly one each, and the re-inserted entry is never taken.
+#[test]
+fn threads_sharing_an_iterator_across_a_delete_reinsert_and_a_migration_take_each_key_at_most_once() {
+    model(shared_iterator_across_delete_reinsert_and_migration);
+}
+
+/// (f, churn) with up to 4 preemptions (about 380,000 executions, minutes on 2 cores):
+/// `scripts/loom-test --ignored` runs it.
+#[test]
+#[ignore = "long: run with scripts/loom-test --ignored"]
+fn threads_sharing_an_iterator_across_a_delete_reinsert_and_a_migration_deeply() {
+    model_with_preemptions(4, shared_iterator_across_delete_reinsert_and_migration);
+}
+
+fn shared_iterator_across_delete_reinsert_and_migration(map: Arc<Map>) {
+    for k in &OTHERS[..3] {
+        map.insert(*k, *k);
+    }
+    let cursor = StdArc::new(map.inner.cursor());
+    let other = {
+        let (map, cursor) = (map.clone(), cursor.clone());
+        thread::spawn(move || {
+            let first = map.step(&cursor);
+            map.remove(OTHERS[2]);
+            map.insert(OTHERS[2], 9);
+            map.reserve(5);
+            [first, map.step(&cursor)]
+        })
+    };
+    let mine = [map.step(&cursor), map.step(&cursor)];
+    let theirs = other.join().unwrap();
+
+    let mut got: Vec<u64> = mine.iter().chain(theirs.iter()).flatten().copied().collect();
+    got.sort_unstable();
+    let distinct = got.len();
+    got.dedup();
+    assert_eq!(got.len(), distinct, "a key taken twice: mine {mine:?}, theirs {theirs:?}");
+    assert!(got.starts_with(&OTHERS[..2]) && got.len() <= 3, "mine {mine:?}, theirs {theirs:?}");
+    assert_eq!(map.step(&cursor), None);
 }

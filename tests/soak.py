@@ -11,7 +11,14 @@ Phases, each 8 threads behind one barrier with exact invariants at the end:
 3. blocked   -- the same on 7 threads while the 8th is blocked inside a stored key's __eq__: the
                 others finish, RSS stays bounded, and the blocked call completes correctly once
                 released.
-4. histories -- the linearizability checker on thousands of recorded histories.
+4. idle     -- idle iterators kept alive through many migrations: 7 threads churn one dict
+                (compactions and growths) while keeping up to 64 iterators each, stepping
+                them now and then; an 8th fills and clears another dict 100,000 times, keeping
+                iterators across the clears. Every iterator yields no key twice and every key
+                present throughout exactly once; those that began before a clear yield nothing;
+                RSS stays bounded; and once everything is dropped, every value's finalizer
+                has run.
+5. histories -- the linearizability checker on thousands of recorded histories.
 
 LOCKLESS_SOAK_OPS: operations per thread per phase (default 1_000_000).
 LOCKLESS_LIN_HISTORIES: histories per type in phase 4 (default 3000).
@@ -32,7 +39,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import linearizability as lin  # noqa: E402
 from conftest import run_threads  # noqa: E402
 from dict_support import Collide  # noqa: E402
-from lockless import NOT_FOUND, AtomicDict, AtomicInt  # noqa: E402
+from dict_support import drive_until  # noqa: E402
+from lockless import NOT_FOUND, AtomicCounter, AtomicDict, AtomicInt  # noqa: E402
 
 THREADS = 8
 OPS = int(os.environ.get("LOCKLESS_SOAK_OPS", "1000000"))
@@ -41,7 +49,7 @@ OWN_KEYS = 2_000  # keys per thread
 COUNTERS = 16
 SHARED = 64
 PAGE = os.sysconf("SC_PAGE_SIZE")
-DUPLICATES = AtomicInt()  # iterations that yielded an own key twice, or missed one
+DUPLICATES = AtomicInt()  # iterations that yielded a key twice, or missed an own one
 
 
 def rss_mb() -> float:
@@ -117,12 +125,12 @@ def workload(d: AtomicDict, t: int, ops: int, cyclic: bool, progress: list[int])
             else:
                 got = d.get(k, NOT_FOUND)
                 assert got is NOT_FOUND or (type(got) is tuple and got[0] == "w"), (k, got)
-        else:  # iteration under churn: never raises; this thread's own keys, which nobody
-            # changes while it iterates, come exactly once (other threads' keys may be deleted
-            # and re-inserted meanwhile, which makes new entries that may come again). Counted,
-            # not fatal, so that one broken guarantee does not hide the others.
-            mine = [k for k in d if type(k) is tuple and k[0] == t]
-            if len(mine) != len(set(mine)) or set(mine) != set(model):
+        else:  # iteration under churn: never raises, never yields a key twice, and this
+            # thread's own keys, which nobody changes while it iterates, come exactly once.
+            # Counted, not fatal, so that one broken guarantee does not hide the others.
+            every = list(d)
+            mine = [k for k in every if type(k) is tuple and k[0] == t]
+            if len(every) != len(set(every)) or len(mine) != len(set(mine)) or set(mine) != set(model):
                 DUPLICATES.increment_and_get()
         if n % 10_000 == 0:
             progress[t] = n
@@ -240,6 +248,98 @@ def phase_blocked(ops: int) -> None:
     assert grown < 512, f"RSS grew by {grown:.0f} MB while one thread was blocked in __eq__"
 
 
+def phase_idle(ops: int) -> None:
+    made, finalized = AtomicCounter(), AtomicCounter()
+
+    class Value:
+        """A stored value whose finalizer is counted."""
+
+        __slots__ = ()
+
+        def __init__(self) -> None:
+            made.increment()
+
+        def __del__(self) -> None:
+            finalized.increment()
+
+    d, cleared = AtomicDict(), AtomicDict()
+    clears = max(ops // 10, 1_000)
+    rss = {"start": rss_mb(), "peak": 0.0}
+    done = threading.Event()
+
+    def check(yielded: list, stable: list, t: int) -> None:
+        assert len(yielded) == len(set(yielded)), "an iterator yielded a key twice"
+        mine = [k for k in yielded if k[0] == t and k[1] == "stable"]
+        assert mine == stable, "an iterator missed or reordered a key present throughout"
+
+    def churn(t: int) -> None:
+        rng = random.Random(1_000 + t)
+        stable = [(t, "stable", i) for i in range(100)]
+        for k in stable:
+            d[k] = Value()
+        idle: list[tuple[object, list]] = []
+        for n in range(ops):
+            k = (t, "churn", rng.randrange(OWN_KEYS))
+            if rng.random() < 0.5:
+                d[k] = Value()
+            else:
+                d.pop(k, None)
+            if n % 1_000 == 0:
+                idle.append((iter(d), []))
+                if len(idle) > 64:
+                    it, yielded = idle.pop(0)
+                    yielded.extend(it)
+                    check(yielded, stable, t)
+            if n % 101 == 0 and idle:
+                it, yielded = idle[rng.randrange(len(idle))]
+                yielded.extend(k for _, k in zip(range(3), it))
+        for it, yielded in idle:
+            yielded.extend(it)
+            check(yielded, stable, t)
+
+    def clearer() -> None:
+        idle = []
+        for n in range(clears):
+            for k in range(8):  # past the smallest table: a growth
+                cleared[k] = Value()
+            if n % 100 == 0:
+                idle.append(iter(cleared))
+                if len(idle) > 64:
+                    idle.pop(0)
+            cleared.clear()
+        assert all(next(it, None) is None for it in idle), "an iterator yielded a key cleared after it began"
+
+    def work(t: int) -> None:
+        if t < THREADS - 1:
+            churn(t)
+        else:
+            clearer()
+
+    def watch() -> None:
+        while not done.is_set():
+            rss["peak"] = max(rss["peak"], rss_mb())
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        run_threads(THREADS, work)
+    finally:
+        done.set()
+        watcher.join()
+    migrations = d.stats()["migrations"] + cleared.stats()["migrations"]
+    grown = rss["peak"] - rss["start"]
+    say(f"  {migrations:,} migrations; RSS {rss['start']:.0f} MB at start, peak {rss['peak']:.0f} MB (+{grown:.0f} MB)")
+    # The live data is a few MB; idle iterators keep a few dozen bytes per migration at most.
+    assert grown < 256, f"RSS grew by {grown:.0f} MB with idle iterators alive"
+    d.clear()
+    del d, cleared
+    gc.collect()
+    assert drive_until(lambda: finalized.get() == made.get(), limit=100_000), (
+        f"{made.get() - finalized.get()} of {made.get()} values were never finalized"
+    )
+
+
 def phase_histories(count: int) -> None:
     lin.check_dict_histories(count, seed=10_000)
     lin.check_dict_histories(count // 3, seed=20_000, threads=8, ops=40)
@@ -255,6 +355,7 @@ PHASES = {
     "plain": lambda: phase_plain(OPS),
     "gc": lambda: phase_gc(OPS),
     "blocked": lambda: phase_blocked(OPS),
+    "idle": lambda: phase_idle(OPS),
     "histories": lambda: phase_histories(HISTORIES),
 }
 
@@ -270,7 +371,7 @@ def main(argv: list[str]) -> int:
         try:
             DUPLICATES.set(0)
             PHASES[name]()
-            assert DUPLICATES.get() == 0, f"{DUPLICATES.get()} iterations yielded an own key twice or missed one"
+            assert DUPLICATES.get() == 0, f"{DUPLICATES.get()} iterations yielded a key twice or missed an own one"
         except Exception as exc:  # noqa: BLE001 - report every phase, then fail
             failed.append(name)
             say(f"{name} FAILED after {time.perf_counter() - start:.0f}s: {type(exc).__name__}: {exc}")

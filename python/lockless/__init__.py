@@ -13,7 +13,7 @@ Every type is safe to share between threads without a lock, on the free-threaded
 exact guarantees.
 """
 
-from lockless._lockless import AtomicCounter, AtomicInt, AtomicQueue, AtomicRef
+from lockless._lockless import AtomicCounter, AtomicDictIterator, AtomicInt, AtomicQueue, AtomicRef
 
 from lockless._dict import NOT_FOUND, AtomicDict
 
@@ -21,6 +21,7 @@ __all__ = [
     "NOT_FOUND",
     "AtomicCounter",
     "AtomicDict",
+    "AtomicDictIterator",
     "AtomicInt",
     "AtomicQueue",
     "AtomicRef",

@@ -39,8 +39,8 @@ class AtomicDict(AtomicDictBase[_K, _V]):
     """A lock-free, insertion-ordered hash map: a drop-in ``dict`` for threaded code.
 
     Every single-key operation is atomic and lock-free; iteration is weakly consistent (it
-    never raises because of concurrent changes and yields each key present throughout exactly
-    once). See ``docs/consistency.md``.
+    never raises because of concurrent changes, yields each key present throughout exactly
+    once and no key twice). See ``docs/consistency.md``.
     """
 
     __slots__ = ()

@@ -9,7 +9,7 @@ Progress guarantees used below:
 Nothing here takes a lock, and every operation of AtomicInt and AtomicRef is linearizable.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from fractions import Fraction
 from types import GenericAlias
@@ -387,16 +387,24 @@ NOT_FOUND: NotFoundType
 
 @final
 class AtomicDictIterator(Generic[_T]):
-    """A weakly consistent iterator over an AtomicDict, in insertion order.
+    """A weakly consistent iterator over an AtomicDict (``iter(d)``, and the iterators of its
+    views), in insertion order.
 
-    Never raises because of concurrent changes; yields each key present for the whole
-    iteration exactly once; keys added or removed meanwhile may or may not appear (a key
-    deleted and re-inserted meanwhile is a new entry, which may appear again). Holds the
-    table (not the dict) alive.
+    Never raises because of concurrent changes. It visits the entries that existed when it
+    began: every key present for the whole iteration is yielded exactly once, no key is yielded
+    twice, and keys inserted (or deleted and inserted again) after it began may be missed, so
+    ``for k in d: d[new_key()] = 1`` ends. A value is one its key held during the iteration.
+
+    Lock-free, and may be shared between threads: each item goes to exactly one of them.
+    Holds its dict alive, as dict's iterators do, but no table: an idle iterator keeps a few
+    bytes per table migration since it began, and nothing once the dict is cleared. Pickles
+    and copies, as dict's iterators do, as an iterator over the items not yet yielded.
     """
 
     def __iter__(self) -> AtomicDictIterator[_T]: ...
     def __next__(self) -> _T: ...
+    def __reduce__(self) -> tuple[Callable[[list[_T]], Iterator[_T]], tuple[list[_T]]]:
+        """``(iter, (list_of_the_items_not_yet_yielded,))``; the iterator does not advance."""
 
 @disjoint_base
 class AtomicDictBase(Generic[_K, _V]):
@@ -421,7 +429,7 @@ class AtomicDictBase(Generic[_K, _V]):
     def __delitem__(self, key: _K, /) -> None:
         """Atomic delete; KeyError if absent."""
     def __iter__(self) -> AtomicDictIterator[_K]:
-        """Weakly consistent iteration over keys in insertion order."""
+        """Weakly consistent iteration over keys in insertion order: see AtomicDictIterator."""
     def _iter_items(self) -> AtomicDictIterator[tuple[_K, _V]]: ...
     def _iter_values(self) -> AtomicDictIterator[_V]: ...
     @overload

@@ -10,7 +10,7 @@
 //! compare-and-exchange ([`PyAtomicDict::compute_with`]).
 
 use std::ptr::NonNull;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use pyo3::exceptions::{PyKeyError, PyMemoryError, PyOverflowError};
 use pyo3::prelude::*;
@@ -18,8 +18,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::engine::dict::{Action, AtomicDict, CapacityError, Iter, KeyHash, Outcome};
+use crate::engine::dict::{Action, AtomicDict, CapacityError, KeyHash, Outcome};
 use crate::engine::reclaim;
+use crate::python::dict_iter::{IterKind, PyDictIterator};
 use crate::python::handle::PyHandle;
 use crate::python::key::{eq_for, is_plain_number, key_hash, keyed, keys_equal, try_keyed, Fail};
 
@@ -207,8 +208,9 @@ impl PyAtomicDict {
         Ok(stored.expect("add always stores"))
     }
 
-    fn iterator(&self, kind: IterKind) -> PyDictIterator {
-        PyDictIterator { iter: Mutex::new(self.map.iter()), kind }
+    /// The engine map (shared with the handles, and with iterators through this object).
+    pub(crate) fn map(&self) -> &Map {
+        &self.map
     }
 }
 
@@ -282,18 +284,18 @@ impl PyAtomicDict {
         }
     }
 
-    fn __iter__(&self) -> PyDictIterator {
-        self.iterator(IterKind::Keys)
+    fn __iter__(slf: &Bound<'_, Self>) -> PyDictIterator {
+        PyDictIterator::new(slf, IterKind::Keys)
     }
 
     /// A weakly consistent iterator over `(key, value)` pairs in insertion order.
-    fn _iter_items(&self) -> PyDictIterator {
-        self.iterator(IterKind::Items)
+    fn _iter_items(slf: &Bound<'_, Self>) -> PyDictIterator {
+        PyDictIterator::new(slf, IterKind::Items)
     }
 
     /// A weakly consistent iterator over values in insertion order.
-    fn _iter_values(&self) -> PyDictIterator {
-        self.iterator(IterKind::Values)
+    fn _iter_values(slf: &Bound<'_, Self>) -> PyDictIterator {
+        PyDictIterator::new(slf, IterKind::Values)
     }
 
     #[pyo3(signature = (key, default = None))]
@@ -626,42 +628,6 @@ impl Drop for PyAtomicDict {
                 reclaim::pinned(reclaim::flush);
             }
         });
-    }
-}
-
-#[derive(Clone, Copy)]
-enum IterKind {
-    Keys,
-    Values,
-    Items,
-}
-
-/// A weakly consistent iterator over an AtomicDict: never raises because of concurrent
-/// changes, yields each key present throughout exactly once, in insertion order.
-#[pyclass(name = "AtomicDictIterator", module = "lockless", frozen)]
-pub(crate) struct PyDictIterator {
-    // A Mutex only so the iterator object itself may be shared between threads; it is
-    // uncontended in normal use and never held across Python code.
-    iter: Mutex<Iter<PyHandle, PyHandle>>,
-    kind: IterKind,
-}
-
-#[pymethods]
-impl PyDictIterator {
-    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let next = self.iter.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).next();
-        let Some((k, v)) = next else { return Ok(None) };
-        // Into Bounds first, so the half we do not return is decref'd here, not queued.
-        let (k, v) = (k.into_bound(py), v.into_bound(py));
-        Ok(Some(match self.kind {
-            IterKind::Keys => k,
-            IterKind::Values => v,
-            IterKind::Items => PyTuple::new(py, [k, v])?.into_any(),
-        }))
     }
 }
 

@@ -5,6 +5,7 @@ mod atomic_counter;
 mod atomic_int;
 mod atomic_ref;
 mod dict;
+mod dict_iter;
 mod errors;
 mod fastcall;
 mod handle;
@@ -31,7 +32,7 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<atomic_ref::PyAtomicRef>()?;
     m.add_class::<atomic_counter::PyAtomicCounter>()?;
     m.add_class::<dict::PyAtomicDict>()?;
-    m.add_class::<dict::PyDictIterator>()?;
+    m.add_class::<dict_iter::PyDictIterator>()?;
     m.add_class::<dict::NotFoundType>()?;
     m.add("NOT_FOUND", dict::not_found(m.py()))?;
     m.add_class::<queue::PyAtomicQueue>()?;

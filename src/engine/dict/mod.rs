@@ -16,7 +16,8 @@
 //! * `modify`: every write (insert, update, remove, compare-and-set, compute), as one primitive;
 //! * [`migrate`]: cooperative, order-preserving growth, compaction and clear;
 //! * `ops`: the named operations (insert, remove, compare-and-set, compute, ...) over `modify`;
-//! * `iter`: weakly consistent iteration and `pop_last`.
+//! * `iter`: weakly consistent iteration (cursors that survive migrations) and `pop_last`;
+//! * `trail`: what an iterator keeps of the generations it has passed (never the tables).
 //!
 //! `docs/design.md` has the long form and the table of happens-before pairs.
 
@@ -26,10 +27,11 @@ mod modify;
 mod ops;
 mod raw;
 mod table;
+mod trail;
 
 use std::ptr::NonNull;
 
-pub use iter::Iter;
+pub use iter::{Cursor, Iter};
 pub use modify::{Action, Outcome};
 pub use table::{CapacityError, KeyHash};
 
@@ -143,8 +145,24 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     }
 
     /// A weakly consistent iterator over `(key, value)` in insertion order; see [`Iter`].
-    pub fn iter(&self) -> Iter<K, V> {
-        reclaim::pinned(|g| self.raw.iter(g))
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        Iter::new(self, self.cursor())
+    }
+
+    /// A [`Cursor`] at the start of the map: an iterator's position without the borrow, for
+    /// callers that keep the map alive themselves (the binding's iterator holds the dict).
+    /// It will visit the entries present now, not those inserted later.
+    pub fn cursor(&self) -> Cursor {
+        reclaim::pinned(|g| self.raw.cursor(g))
+    }
+
+    /// The next live `(key, value)` at or after `cursor` (new references, and the key's stored
+    /// hash), advancing it; `None` at the end. Lock-free, and `cursor` may be shared: each
+    /// entry goes to one caller. Every key present throughout the iteration is yielded exactly
+    /// once, no key twice; keys inserted (or re-inserted) after the cursor was made may be
+    /// missed. A cursor made by another map yields nothing.
+    pub fn cursor_next(&self, cursor: &Cursor) -> Option<(KeyHash, K, V)> {
+        reclaim::pinned(|g| self.raw.cursor_next(g, cursor))
     }
 
     /// Removes and returns the most recently inserted live entry, or `None` if the map is
@@ -152,6 +170,12 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     /// and the last one in insertion order among those present when it began.
     pub fn pop_last(&self) -> Option<(K, V)> {
         reclaim::pinned(|g| self.raw.pop_last(g))
+    }
+
+    /// A reference to the current generation (for tests that keep one alive).
+    #[cfg(test)]
+    fn hold_current(&self) -> std::sync::Arc<table::Table<K, V>> {
+        reclaim::pinned(|g| self.raw.hold_current(g))
     }
 
     /// Diagnostics of the current generation (walks the whole table: O(capacity)).

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use crossbeam_epoch::Guard;
 
-use super::iter::Iter;
 use super::migrate;
 use super::table::{
     self, key_ptr, slot_entry, slot_tag, tags_match, value_ptr, CapacityError, KeyHash, Origin, Table, EMPTY,
@@ -267,17 +266,17 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
         self.advance(t, guard)
     }
 
-    /// A weakly consistent iterator over `(key, value)` in insertion order; see [`Iter`].
-    pub(super) fn iter(&self, guard: &Guard) -> Iter<K, V> {
+    /// A reference to the current generation (for tests that keep one alive).
+    #[cfg(test)]
+    pub(super) fn hold_current(&self, guard: &Guard) -> Arc<Table<K, V>> {
         let t = self.current(guard);
-        // SAFETY: `t` is alive (we are pinned) and the root holds a reference, so adding one
-        // is sound.
-        let arc = unsafe {
+        // SAFETY: `t` is alive (we are pinned) and the root or a previous generation holds a
+        // reference, so adding one is sound.
+        unsafe {
             let raw = std::ptr::from_ref(t);
             Arc::increment_strong_count(raw);
             Arc::from_raw(raw)
-        };
-        Iter::new(arc)
+        }
     }
 
     /// Diagnostics of the current generation (walks the whole table: O(capacity)).

@@ -31,6 +31,7 @@ use std::sync::Arc;
 use crossbeam_utils::CachePadded;
 
 use super::migrate::Migration;
+use super::trail::Trail;
 use crate::engine::counter::thread_slot;
 use crate::engine::reclaim::Handle;
 use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
@@ -232,6 +233,12 @@ pub(super) struct Table<K: Handle, V: Handle> {
     /// Migrations that led to this generation (for stats).
     pub migrations: u64,
     pub mig: Migration<K, V>,
+    /// What iterators keep of this generation once it has migrated (see `trail.rs`): they hold
+    /// this, never the table.
+    pub trail: Arc<Trail>,
+    /// Set by `release_owned` (from Drop, or from the iterative drop of a chain), so that the
+    /// references this generation owns are released once.
+    released: bool,
 }
 
 impl<K: Handle, V: Handle> Table<K, V> {
@@ -265,6 +272,8 @@ impl<K: Handle, V: Handle> Table<K, V> {
             origin,
             migrations,
             mig: Migration::new(),
+            trail: Arc::new(Trail::new(cap)?),
+            released: false,
         })
     }
 
@@ -361,18 +370,20 @@ impl<K: Handle, V: Handle> Table<K, V> {
     }
 }
 
-impl<K: Handle, V: Handle> Drop for Table<K, V> {
-    fn drop(&mut self) {
-        // We are the last owner: no thread can read this generation any more (the root's
-        // reference was dropped through the epoch; iterators hold their own Arc).
-        let transferred = self.mig.moved_to().map(|next| next.origin) == Some(Origin::Copied);
-        if transferred && self.mig.moved_entries() == Some(self.reserved()) {
-            // Every entry was live and now belongs to the next generation (the common case
-            // after growth): nothing here to release, so skip reading the whole table again.
-            self.mig.drop_next();
-            return;
+impl<K: Handle, V: Handle> Table<K, V> {
+    /// Releases the references this generation still owns and frees its migration job; returns
+    /// the job's reference to the next generation. Called once we are the last owner: no
+    /// thread can read this generation any more (the root's reference was dropped through the
+    /// epoch; iterators hold only its trail).
+    fn release_owned(&mut self) -> Option<Arc<Table<K, V>>> {
+        if std::mem::replace(&mut self.released, true) {
+            return None;
         }
-        for i in 0..self.reserved() {
+        let transferred = self.mig.moved_to().map(|next| next.origin) == Some(Origin::Copied);
+        // Every entry live and now the next generation's (the common case after growth): skip
+        // reading the whole table again.
+        let all_moved = transferred && self.mig.moved_entries() == Some(self.reserved());
+        for i in 0..if all_moved { 0 } else { self.reserved() } {
             let live = self.live_value(i);
             // Relaxed: we are the only owner; the Arc drop synchronized with every other.
             let key = self.entries[i].key.load(Ordering::Relaxed);
@@ -389,7 +400,21 @@ impl<K: Handle, V: Handle> Drop for Table<K, V> {
                 unsafe { V::release(value) };
             }
         }
-        self.mig.drop_next();
+        self.mig.take_next()
+    }
+}
+
+impl<K: Handle, V: Handle> Drop for Table<K, V> {
+    fn drop(&mut self) {
+        // Each generation's job owns the next one. Walk that chain here rather than let each
+        // drop the next from inside its own Drop, which recursed once per generation (a stack
+        // overflow after 10^5 clears kept alive by one idle iterator).
+        let mut next = self.release_owned();
+        while let Some(table) = next {
+            // The last reference: release that generation here; its own Drop then finds it
+            // released and its job gone.
+            next = Arc::into_inner(table).and_then(|mut t| t.release_owned());
+        }
     }
 }
 
