@@ -3,6 +3,7 @@
 //! * [`reclaim`]: the crate's epoch collector and the [`reclaim::Handle`] trait for the
 //!   reference-counted pointers (Arc in Rust, PyObject in the binding) the engine stores.
 //! * [`dict`]: the lock-free, insertion-ordered hash table behind `AtomicDict`.
+//! * [`set`]: that table holding keys only, behind `AtomicSet`.
 //! * [`atomic_int`], [`atomic_ref`], [`counter`]: the scalar atomics.
 
 pub mod atomic_int;
@@ -10,3 +11,4 @@ pub mod atomic_ref;
 pub mod counter;
 pub mod dict;
 pub mod reclaim;
+pub mod set;
