@@ -2,6 +2,8 @@
 
 * :class:`AtomicDict` -- a lock-free, insertion-ordered drop-in ``dict`` with atomic
   read-modify-write (compare-and-set, compute, merge, add).
+* :class:`AtomicSet` -- a lock-free, insertion-ordered drop-in ``set`` with atomic
+  ``add_if_absent``/``discard_if_present``.
 * :class:`AtomicInt` -- a signed 64-bit integer updated atomically (Java's ``AtomicLong``).
 * :class:`AtomicRef` -- an atomic reference to any object (Java's ``AtomicReference``).
 * :class:`AtomicCounter` -- a striped counter for hot increments (Java's ``LongAdder``).
@@ -14,6 +16,7 @@ exact guarantees.
 from lockless._lockless import AtomicCounter, AtomicInt, AtomicRef
 
 from lockless._dict import NOT_FOUND, AtomicDict
+from lockless._set import AtomicSet
 
 __all__ = [
     "NOT_FOUND",
@@ -21,4 +24,5 @@ __all__ = [
     "AtomicDict",
     "AtomicInt",
     "AtomicRef",
+    "AtomicSet",
 ]

@@ -7,8 +7,10 @@ mod atomic_ref;
 mod dict;
 mod errors;
 mod fastcall;
+mod gc;
 mod handle;
 mod key;
+mod set;
 
 use pyo3::prelude::*;
 
@@ -33,6 +35,8 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dict::PyDictIterator>()?;
     m.add_class::<dict::NotFoundType>()?;
     m.add("NOT_FOUND", dict::not_found(m.py()))?;
+    m.add_class::<set::PyAtomicSet>()?;
+    m.add_class::<set::PySetIterator>()?;
     let py = m.py();
     fastcall::install::<atomic_counter::FastIncrement>(&py.get_type::<atomic_counter::PyAtomicCounter>())?;
     fastcall::install::<atomic_int::FastIncrementAndGet>(&py.get_type::<atomic_int::PyAtomicInt>())?;
