@@ -203,6 +203,26 @@ mod tests {
     }
 
     #[test]
+    fn an_iteration_never_meets_a_key_twice_though_each_is_removed_and_added_again() {
+        // Re-adding makes a new entry at the end, and adding grows (migrates) the table; the
+        // iterator stops at the entries that existed when it began.
+        let set: AtomicSet<Arc<u64>> = AtomicSet::new();
+        for k in 0..100u64 {
+            set.add(h(k), &Arc::new(k), eq(k)).unwrap();
+        }
+        let mut it = set.iter();
+        let mut seen = Vec::new();
+        while let Some((k, Present)) = it.next() {
+            seen.push(*k);
+            assert!(seen.len() <= 100, "met a key twice: {seen:?}");
+            set.discard(h(*k), &k, eq(*k)).unwrap();
+            set.add(h(*k), &k, eq(*k)).unwrap();
+            set.add(h(*k + 1000), &Arc::new(*k + 1000), eq(*k + 1000)).unwrap();
+        }
+        assert_eq!(seen, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn a_collector_traversal_visits_the_keys_and_never_the_marker() {
         let set: AtomicSet<Arc<u64>> = AtomicSet::new();
         let keys: Vec<Arc<u64>> = (0..50).map(Arc::new).collect();

@@ -6,8 +6,11 @@
 //! there; then it scans forward to the next live entry and takes references to its key and
 //! value. So an iteration never fails, never yields an entry twice (positions map
 //! monotonically), and yields every key that is present for the whole iteration exactly once
-//! (such a key keeps one entry). Keys inserted or removed meanwhile may or may not appear; a
-//! key deleted and inserted again is a new entry at the end and may be met again.
+//! (such a key keeps one entry). Keys inserted or removed meanwhile may or may not appear.
+//!
+//! It also stops at the entries that existed when it was created (`end`, mapped through
+//! migrations like the position): a key deleted and inserted again is a new entry after them,
+//! so it is never met twice, and an iteration that keeps adding keys still ends.
 //!
 //! Objects are only read from a generation that was not yet published as migrated when this
 //! step pinned: anything it owned then is released only after our guard is dropped.
@@ -30,6 +33,8 @@ use crate::sync::Ordering;
 pub struct Iter<K: Handle, V: Handle> {
     table: Arc<Table<K, V>>,
     pos: usize,
+    /// Entries reserved when the iteration began (in `table`'s numbering): it stops there.
+    end: usize,
 }
 
 // SAFETY: the iterator holds an Arc to a table (shared by design) and a position.
@@ -39,7 +44,8 @@ unsafe impl<K: Handle, V: Handle> Sync for Iter<K, V> {}
 
 impl<K: Handle, V: Handle> Iter<K, V> {
     pub(super) fn new(table: Arc<Table<K, V>>) -> Self {
-        Iter { table, pos: 0 }
+        let end = table.reserved();
+        Iter { table, pos: 0, end }
     }
 
     /// The generation this iterator holds (for tests that need one alive).
@@ -66,7 +72,7 @@ impl<K: Handle, V: Handle> Iter<K, V> {
         'generation: loop {
             self.follow_migrations();
             let t = &*self.table;
-            while self.pos < t.reserved() {
+            while self.pos < self.end.min(t.reserved()) {
                 let i = self.pos;
                 // Acquire: pairs with the Release that wrote the value (and the hash and key).
                 let word = t.entries[i].value.load(Ordering::Acquire);
@@ -93,14 +99,16 @@ impl<K: Handle, V: Handle> Iter<K, V> {
         }
     }
 
-    /// Moves to the newest generation, mapping the position.
+    /// Moves to the newest generation, mapping the position and the end.
     fn follow_migrations(&mut self) {
         while self.table.mig.is_published() {
             let job = migrate::job_of(&self.table).expect("a published generation has a job");
             let pos = job.map_position(&self.table, self.pos);
+            let end = job.map_position(&self.table, self.end);
             let next = job.next().clone();
             self.table = next;
             self.pos = pos;
+            self.end = end;
         }
     }
 }
