@@ -145,7 +145,8 @@ bench: build-ft
 # The same harness in .venv-peers, a venv of the free-threaded interpreter that also holds the
 # published peers built from their sdists: cereggii (CMake) and ft-utils. A peer that fails to
 # build is reported and left out; the run goes on with the rest. Its plots (with the peers)
-# also go to docs/bench/, replacing those of `make bench`.
+# also go to docs/bench/, replacing those of `make bench`. Then AtomicSet against set
+# (benches/set_bench.py: issue 14's goals; a few minutes).
 $(VENV_PEERS)/.deps-stamp:
 	py=$$(scripts/python-ft)
 	[ -x $(VENV_PEERS)/bin/python ] || "$$py" -m venv $(VENV_PEERS)
@@ -184,11 +185,13 @@ bench-peers: $(VENV_PEERS)/.build-stamp
 	$(call peer,cereggii,cereggii)
 	$(call peer,ft-utils,ft_utils)
 	$(VENV_PEERS)/bin/python benches/harness.py --json $(BENCH_OUT)/results-peers.json --plots $(BENCH_OUT)/peers
+	$(VENV_PEERS)/bin/python benches/set_bench.py --json $(BENCH_OUT)/set-peers.json
 	mkdir -p docs/bench && cp $(BENCH_OUT)/peers/*.png docs/bench/
 
-# The harness once in its tiny configuration (seconds), to prove it runs; it times nothing.
+# The harnesses once in their tiny configuration (seconds), to prove they run; they time nothing.
 test-bench: build-ft
 	$(VENV_FT)/bin/python benches/harness.py --quick
+	$(VENV_FT)/bin/python benches/set_bench.py --quick
 
 # --- reliability: soak and the debug interpreter (neither is part of `make test`) ---------------
 

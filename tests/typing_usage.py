@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lockless import AtomicCounter, AtomicInt, AtomicRef
+from lockless import AtomicCounter, AtomicInt, AtomicRef, AtomicSet
 
 
 def typed_usage() -> None:
@@ -23,4 +23,16 @@ def typed_usage() -> None:
     hits.increment()
     count: int = hits.get() + hits.get_and_reset()
 
-    print(total, doubled, found, flag, swapped, count)
+    seen: AtomicSet[str] = AtomicSet(["a"])
+    seen.add("b")
+    first: bool = seen.add_if_absent("c") and not seen.discard_if_present("z")
+    union: AtomicSet[str | int] = seen | {1}
+    common: AtomicSet[str] = seen & frozenset({"a"})
+    also: set[str] = {"q"} | seen
+    seen |= {"d"}
+    seen -= {"a"}
+    subset: bool = seen <= {"b", "c", "d"} and seen.issubset(["b"]) and "b" in seen
+    names: list[str] = sorted(seen)
+    popped: str = seen.pop()
+
+    print(total, doubled, found, flag, swapped, count, first, union, common, also, subset, names, popped)

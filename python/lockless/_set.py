@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterable, MutableSet
 from collections.abc import Set as AbstractSet
 from types import GenericAlias
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from lockless._lockless import AtomicSetBase
 
@@ -158,67 +158,83 @@ class AtomicSet(AtomicSetBase[_T]):
 
     # --- operators --------------------------------------------------------------------------------
 
-    def __or__(self, other: AbstractSet[_S]) -> AtomicSet[_T | _S]:
+    def __or__(self, other: AbstractSet[_S] | AtomicSetBase[_S]) -> AtomicSet[_T | _S]:
         if not _is_setlike(other):
             return NotImplemented
         return self.union(other)
 
-    def __and__(self, other: AbstractSet[object]) -> AtomicSet[_T]:
+    def __and__(self, other: AbstractSet[object] | AtomicSetBase[Any]) -> AtomicSet[_T]:
         if not _is_setlike(other):
             return NotImplemented
         return self.intersection(other)
 
-    def __sub__(self, other: AbstractSet[object]) -> AtomicSet[_T]:
+    def __sub__(self, other: AbstractSet[object] | AtomicSetBase[Any]) -> AtomicSet[_T]:
         if not _is_setlike(other):
             return NotImplemented
         return self.difference(other)
 
-    def __xor__(self, other: AbstractSet[_S]) -> AtomicSet[_T | _S]:
+    def __xor__(self, other: AbstractSet[_S] | AtomicSetBase[_S]) -> AtomicSet[_T | _S]:
         if not _is_setlike(other):
             return NotImplemented
         return self.symmetric_difference(other)
 
     # Reflected: the left operand is a set or frozenset (set's own operator declined an
     # AtomicSet). The result is of the left operand's type, as `frozenset | set` is a frozenset.
-    def __ror__(self, other: AbstractSet[_S]) -> AbstractSet[_T | _S]:
+    @overload
+    def __ror__(self, other: set[_S]) -> set[_T | _S]: ...
+    @overload
+    def __ror__(self, other: frozenset[_S]) -> frozenset[_T | _S]: ...
+    def __ror__(self, other: Any) -> Any:
         if not isinstance(other, (set, frozenset)):
             return NotImplemented
         return other | frozenset(self)
 
-    def __rand__(self, other: AbstractSet[_S]) -> AbstractSet[_S]:
+    @overload
+    def __rand__(self, other: set[_S]) -> set[_S]: ...
+    @overload
+    def __rand__(self, other: frozenset[_S]) -> frozenset[_S]: ...
+    def __rand__(self, other: Any) -> Any:
         if not isinstance(other, (set, frozenset)):
             return NotImplemented
         return other & frozenset(self)
 
-    def __rsub__(self, other: AbstractSet[_S]) -> AbstractSet[_S]:
+    @overload
+    def __rsub__(self, other: set[_S]) -> set[_S]: ...
+    @overload
+    def __rsub__(self, other: frozenset[_S]) -> frozenset[_S]: ...
+    def __rsub__(self, other: Any) -> Any:
         if not isinstance(other, (set, frozenset)):
             return NotImplemented
         return other - frozenset(self)
 
-    def __rxor__(self, other: AbstractSet[_S]) -> AbstractSet[_T | _S]:
+    @overload
+    def __rxor__(self, other: set[_S]) -> set[_T | _S]: ...
+    @overload
+    def __rxor__(self, other: frozenset[_S]) -> frozenset[_T | _S]: ...
+    def __rxor__(self, other: Any) -> Any:
         if not isinstance(other, (set, frozenset)):
             return NotImplemented
         return other ^ frozenset(self)
 
-    def __ior__(self, other: AbstractSet[_T]) -> AtomicSet[_T]:  # type: ignore[misc]
+    def __ior__(self, other: AbstractSet[_T] | AtomicSetBase[_T]) -> AtomicSet[_T]:  # type: ignore[misc]
         if not _is_setlike(other):
             return NotImplemented
         self._add_all(other)
         return self
 
-    def __iand__(self, other: AbstractSet[object]) -> AtomicSet[_T]:
+    def __iand__(self, other: AbstractSet[object] | AtomicSetBase[Any]) -> AtomicSet[_T]:
         if not _is_setlike(other):
             return NotImplemented
         self.intersection_update(other)
         return self
 
-    def __isub__(self, other: AbstractSet[object]) -> AtomicSet[_T]:
+    def __isub__(self, other: AbstractSet[object] | AtomicSetBase[Any]) -> AtomicSet[_T]:
         if not _is_setlike(other):
             return NotImplemented
         self.difference_update(other)
         return self
 
-    def __ixor__(self, other: AbstractSet[_T]) -> AtomicSet[_T]:  # type: ignore[misc]
+    def __ixor__(self, other: AbstractSet[_T] | AtomicSetBase[_T]) -> AtomicSet[_T]:  # type: ignore[misc]
         if not _is_setlike(other):
             return NotImplemented
         self.symmetric_difference_update(other)
@@ -236,22 +252,22 @@ class AtomicSet(AtomicSetBase[_T]):
             return NotImplemented
         return not self.__eq__(other)
 
-    def __le__(self, other: AbstractSet[object]) -> bool:
+    def __le__(self, other: AbstractSet[object] | AtomicSetBase[Any]) -> bool:
         if not _is_setlike(other):
             return NotImplemented
         return other is self or frozenset(self) <= _frozen(other)
 
-    def __lt__(self, other: AbstractSet[object]) -> bool:
+    def __lt__(self, other: AbstractSet[object] | AtomicSetBase[Any]) -> bool:
         if not _is_setlike(other):
             return NotImplemented
         return other is not self and frozenset(self) < _frozen(other)
 
-    def __ge__(self, other: AbstractSet[object]) -> bool:
+    def __ge__(self, other: AbstractSet[object] | AtomicSetBase[Any]) -> bool:
         if not _is_setlike(other):
             return NotImplemented
         return other is self or frozenset(self) >= _frozen(other)
 
-    def __gt__(self, other: AbstractSet[object]) -> bool:
+    def __gt__(self, other: AbstractSet[object] | AtomicSetBase[Any]) -> bool:
         if not _is_setlike(other):
             return NotImplemented
         return other is not self and frozenset(self) > _frozen(other)
