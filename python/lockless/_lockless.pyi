@@ -397,16 +397,16 @@ class AtomicSetBase(Generic[_T]):
         """Atomic membership test (a ``set`` argument is looked up as a frozenset, as in set)."""
     def __iter__(self) -> AtomicSetIterator[_T]:
         """Weakly consistent iteration in insertion order."""
-    def add(self, key: _T) -> None:
+    def add(self, key: _T, /) -> None:
         """Atomically adds ``key`` if no equal element is present."""
-    def discard(self, key: object) -> None:
+    def discard(self, key: object, /) -> None:
         """Atomically removes ``key`` if present."""
-    def remove(self, key: object) -> None:
+    def remove(self, key: object, /) -> None:
         """Atomically removes ``key``; KeyError if absent."""
-    def add_if_absent(self, key: _T) -> bool:
+    def add_if_absent(self, key: _T, /) -> bool:
         """Atomically adds ``key`` if absent; returns whether this call added it. Of racing
         callers with equal keys, exactly one gets True."""
-    def discard_if_present(self, key: object) -> bool:
+    def discard_if_present(self, key: object, /) -> bool:
         """Atomically removes ``key`` if present; returns whether this call removed it. Of
         racing callers, exactly one gets True for each time the key was present."""
     def pop(self) -> _T:
@@ -415,8 +415,8 @@ class AtomicSetBase(Generic[_T]):
     def clear(self) -> None:
         """Removes every element in one atomic step: a racing add lands either before (and is
         cleared) or after."""
-    def _has(self, key: object) -> bool: ...
-    def _toggle(self, key: _T) -> bool: ...
-    def _add_all(self, iterable: Iterable[_T]) -> None: ...
-    def _discard_all(self, iterable: Iterable[object]) -> None: ...
+    def _has(self, key: object, /) -> bool: ...
+    def _toggle(self, key: _T, /) -> bool: ...
+    def _add_all(self, iterable: Iterable[_T], /) -> None: ...
+    def _discard_all(self, iterable: Iterable[object], /) -> None: ...
     def __class_getitem__(cls, item: Any) -> GenericAlias: ...

@@ -41,5 +41,6 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fastcall::install::<atomic_counter::FastIncrement>(&py.get_type::<atomic_counter::PyAtomicCounter>())?;
     fastcall::install::<atomic_int::FastIncrementAndGet>(&py.get_type::<atomic_int::PyAtomicInt>())?;
     fastcall::install::<dict::FastAdd>(&py.get_type::<dict::PyAtomicDict>())?;
+    fastcall::install::<set::FastSetAdd>(&py.get_type::<set::PyAtomicSet>())?;
     Ok(())
 }

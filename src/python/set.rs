@@ -93,14 +93,17 @@ impl PyAtomicSet {
         PySetIterator::new(slf)
     }
 
+    #[pyo3(signature = (key, /))]
     fn add(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
         self.insert(key).map(drop)
     }
 
+    #[pyo3(signature = (key, /))]
     fn discard(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
         set_as_frozenset(key, |k| self.delete(k)).map(drop)
     }
 
+    #[pyo3(signature = (key, /))]
     fn remove(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
         if set_as_frozenset(key, |k| self.delete(k))? {
             Ok(())
@@ -109,10 +112,12 @@ impl PyAtomicSet {
         }
     }
 
+    #[pyo3(signature = (key, /))]
     fn add_if_absent(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         self.insert(key)
     }
 
+    #[pyo3(signature = (key, /))]
     fn discard_if_present(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         set_as_frozenset(key, |k| self.delete(k))
     }
@@ -130,12 +135,14 @@ impl PyAtomicSet {
 
     /// `key in self` without `set.__contains__`'s retry of a `set` key as a frozenset (as the
     /// builtin's algebra looks elements up).
+    #[pyo3(signature = (key, /))]
     fn _has(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         self.has(key)
     }
 
     /// Adds `key` if absent, else removes it, in one atomic step; returns whether it is present
     /// afterwards.
+    #[pyo3(signature = (key, /))]
     fn _toggle(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         let hash = self.hash(key)?;
         keyed(&self.set, key, hash, |k| self.set.toggle(hash, &PyHandle::lend(key), eq_for(key, k)))
@@ -143,6 +150,7 @@ impl PyAtomicSet {
 
     /// Adds every element of `iterable`, each atomically and in its order (an error stops
     /// there, keeping what was added). Elements of an AtomicSet are not hashed again.
+    #[pyo3(signature = (iterable, /))]
     fn _add_all(&self, py: Python<'_>, iterable: &Bound<'_, PyAny>) -> PyResult<()> {
         if let Ok(source) = iterable.cast::<PyAtomicSet>() {
             let mut iter = source.get().set.iter();
@@ -164,6 +172,7 @@ impl PyAtomicSet {
 
     /// Removes every element of `iterable` that is present, each atomically and in its order
     /// (an error stops there, keeping what was removed).
+    #[pyo3(signature = (iterable, /))]
     fn _discard_all(&self, iterable: &Bound<'_, PyAny>) -> PyResult<()> {
         for key in iterable.try_iter()? {
             self.delete(&key?)?;
@@ -290,5 +299,21 @@ impl Drop for PySetIterator {
     fn drop(&mut self) {
         drop(self.take());
         reclaim::drain_queue();
+    }
+}
+
+/// `add(key)` without PyO3's argument parser (see `fastcall.rs`): the set's hottest write.
+pub(crate) struct FastSetAdd;
+
+impl crate::python::fastcall::FastMethod for FastSetAdd {
+    const NAME: &'static std::ffi::CStr = c"add";
+
+    crate::python::fastcall::fallback_slot!();
+
+    fn call<'py>(slf: &Bound<'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<PyResult<Bound<'py, PyAny>>> {
+        let [key] = args else { return None };
+        // SAFETY: the method descriptor only calls us with instances of AtomicSetBase.
+        let set = unsafe { slf.cast_unchecked::<PyAtomicSet>() };
+        Some(set.get().insert(key).map(|_| slf.py().None().into_bound(slf.py())))
     }
 }
