@@ -137,6 +137,22 @@ def micro(impl: str, what: str, n: int, calls: int) -> float:
     return (time.perf_counter() - start) / calls * 1e9
 
 
+def machine_check(threads: int = 2, n: int = 2_000_000) -> float:
+    """Throughput of `threads` threads each counting in a local variable (nothing shared),
+    against one: near `threads` only if the CPUs are free for us. Below that, thread-scaling
+    figures of this run measure the machine's other load, not the sets."""
+
+    def count() -> None:
+        x = 0
+        for _ in range(n):
+            x += 1
+
+    def rate(t: int) -> float:
+        return max(t * n / timed_threads(t, lambda _: count()) for _ in range(3))
+
+    return rate(threads) / rate(1)
+
+
 def rss() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGESIZE")
@@ -185,6 +201,9 @@ def main(argv: list[str]) -> int:
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     print(f"python {sys.version.split()[0]} ({'GIL' if gil else 'free-threaded'}), "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, runs {runs}", flush=True)
+    if not quick:
+        print(f"machine check: 2 threads counting locally = {machine_check():.2f}x one thread "
+              "(2.0 when both CPUs are free)", flush=True)
 
     results: dict[str, dict[str, float]] = {}
 
@@ -199,14 +218,14 @@ def main(argv: list[str]) -> int:
     for what in ("in", "add-present", "add-new"):
         for impl in IMPLS:
             record(f"single thread {what} (ns/call)", impl, median_of(runs, lambda: micro(impl, what, n, calls)))
-    for size in ([1_000] if quick else [100_000, 1_000_000]):
+    for size in ([20_000] if quick else [100_000, 1_000_000]):
         for impl in IMPLS:
             record(f"memory {size:,} ints (bytes/element)", impl, memory(impl, size))
 
     width = max(map(len, results)) + 2
     print(f"\n{'':<{width}}{'AtomicSet':>12}{'set':>12}{'ratio':>9}")
     for name, row in results.items():
-        ratio = row["AtomicSet"] / row["set"]
+        ratio = row["AtomicSet"] / row["set"] if row["set"] else float("nan")  # RSS may not move
         print(f"{name:<{width}}{row['AtomicSet']:>12.2f}{row['set']:>12.2f}{ratio:>8.2f}x")
 
     def get(name: str, impl: str = "AtomicSet") -> float:
