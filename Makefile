@@ -187,13 +187,15 @@ peers: $(VENV_PEERS)/.build-stamp
 
 # The map harness in .venv-peers, beside cereggii and ft_utils (about 25 minutes on an idle
 # machine), then the queue benchmarks (benches/queue_bench.py: AtomicQueue against queue.Queue,
-# SimpleQueue and ft_utils' ConcurrentQueue; about 10 minutes). The harness's report includes
+# SimpleQueue and ft_utils' ConcurrentQueue; about 10 minutes) and the set benchmarks
+# (benches/set_bench.py: AtomicSet against set; a few minutes). The harness's report includes
 # issue 17's goal 4 when `make bench-instructions` has written its JSON. Plots (with the peers)
 # also go to docs/bench/, replacing those of `make bench`.
 bench-peers: peers
 	$(VENV_PEERS)/bin/python benches/harness.py --json $(BENCH_OUT)/results-peers.json --plots $(BENCH_OUT)/peers \
 	    --instructions $(BENCH_OUT)/instructions.json
 	$(VENV_PEERS)/bin/python benches/queue_bench.py --json $(BENCH_OUT)/queue-peers.json --plot $(BENCH_OUT)/peers/queue.png
+	$(VENV_PEERS)/bin/python benches/set_bench.py --json $(BENCH_OUT)/set-peers.json
 	mkdir -p docs/bench && cp $(BENCH_OUT)/peers/*.png docs/bench/
 
 # Net instructions per operation under callgrind (benches/instructions.py) for dict, lockless,
@@ -206,6 +208,7 @@ bench-instructions: peers
 test-bench: build-ft
 	$(VENV_FT)/bin/python benches/harness.py --quick
 	$(VENV_FT)/bin/python benches/queue_bench.py --quick
+	$(VENV_FT)/bin/python benches/set_bench.py --quick
 
 # --- reliability: soak and the debug interpreter (neither is part of `make test`) ---------------
 

@@ -17,6 +17,8 @@ Models (state after each operation, and whether the recorded result is the one i
 
 * :class:`DictKeyModel` -- one key of an AtomicDict: get, set, delete, compare_and_set
   (identity), add, setdefault.
+* :class:`SetElementModel` -- one element of an AtomicSet: add, discard, contains,
+  add_if_absent, discard_if_present.
 * :class:`IntModel` -- an AtomicInt: get, set, increment_and_get, compare_and_set.
 * :class:`RefModel` -- an AtomicRef: get, set, compare_and_set (identity).
 * :class:`QueueModel` -- an AtomicQueue (optionally bounded): put, put_nowait (FULL when
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conftest import run_threads
-from lockless import NOT_FOUND, AtomicDict, AtomicInt, AtomicQueue, AtomicRef
+from lockless import NOT_FOUND, AtomicDict, AtomicInt, AtomicQueue, AtomicRef, AtomicSet
 
 ABSENT = NOT_FOUND  # a key's state when it is not in the dict (and what get returns then)
 
@@ -135,6 +137,41 @@ class DictKeyModel(Model):
             yield op.args[0]
         elif op.name == "add":
             yield op.result
+
+
+class SetElementModel(Model):
+    """One element of a set: present or not. ``add`` and ``discard`` return None; ``contains``
+    whether it is present; ``add_if_absent``/``discard_if_present`` whether they changed it.
+    Reads and writes are of no particular value (presence has two states), so minimization
+    keeps to histories whose reads are of states some operation produced: ``present`` needs a
+    write that makes the element present."""
+
+    initial = False
+
+    def apply(self, state: Any, op: Op) -> tuple[bool, Any]:
+        name, result = op.name, op.result
+        if name == "add":
+            return result is None, True
+        if name == "discard":
+            return result is None, False
+        if name == "contains":
+            return result == state, state
+        if name == "add_if_absent":
+            return result == (not state), True
+        if name == "discard_if_present":
+            return result == state, False
+        raise ValueError(f"SetElementModel: unknown operation {name}")
+
+    def state_key(self, state: Any) -> Hashable:
+        return state
+
+    def reads(self, op: Op) -> Iterable[Hashable]:
+        if (op.name == "contains" and op.result) or (op.name == "discard_if_present" and op.result):
+            yield "present"
+
+    def writes(self, op: Op) -> Iterable[Hashable]:
+        if op.name == "add" or (op.name == "add_if_absent" and op.result):
+            yield "present"
 
 
 class IntModel(Model):
@@ -470,6 +507,27 @@ def dict_body(ops: int = 30, keys: Sequence[Hashable] = ("a", "b", "c")) -> Call
     return body
 
 
+def set_body(ops: int = 30, elements: Sequence[Hashable] = ("a", "b", "c")) -> Callable[..., None]:
+    """Random add/discard/contains/add_if_absent/discard_if_present calls on one AtomicSet."""
+
+    def body(rec: Recorder, t: int, s: Any, rng: random.Random) -> None:
+        for _ in range(ops):
+            x = rng.choice(elements)
+            r = rng.random()
+            if r < 0.2:
+                rec.call(t, x, "add", (), lambda: s.add(x))
+            elif r < 0.4:
+                rec.call(t, x, "discard", (), lambda: s.discard(x))
+            elif r < 0.6:
+                rec.call(t, x, "contains", (), lambda: x in s)
+            elif r < 0.8:
+                rec.call(t, x, "add_if_absent", (), lambda: s.add_if_absent(x))
+            else:
+                rec.call(t, x, "discard_if_present", (), lambda: s.discard_if_present(x))
+
+    return body
+
+
 def int_body(ops: int = 30) -> Callable[..., None]:
     """Random get/set/increment_and_get/compare_and_set on one AtomicInt."""
 
@@ -580,6 +638,14 @@ def check_dict_histories(count: int, seed: int = 0, factory: Callable[[], Any] =
         check(history, lambda key: DictKeyModel())
 
 
+def check_set_histories(count: int, seed: int = 0, factory: Callable[[], Any] = AtomicSet,
+                        threads: int = 4, ops: int = 30,
+                        elements: Sequence[Hashable] = ("a", "b", "c")) -> None:
+    """Records ``count`` histories of fresh sets and checks each, one element at a time."""
+    for history in record([factory() for _ in range(count)], set_body(ops, elements), threads, seed):
+        check(history, lambda key: SetElementModel())
+
+
 def check_int_histories(count: int, seed: int = 0, threads: int = 4, ops: int = 30) -> None:
     for history in record([AtomicInt() for _ in range(count)], int_body(ops), threads, seed):
         check(history, lambda key: IntModel())
@@ -602,8 +668,9 @@ if __name__ == "__main__":  # a quick manual run: python tests/linearizability.p
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     start = time.perf_counter()
     check_dict_histories(n)
+    check_set_histories(n)
     check_int_histories(n)
     check_ref_histories(n)
     check_queue_histories(n)
     check_queue_histories(n, maxsize=3)
-    print(f"{5 * n} histories linearizable in {time.perf_counter() - start:.1f}s")
+    print(f"{6 * n} histories linearizable in {time.perf_counter() - start:.1f}s")

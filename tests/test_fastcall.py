@@ -8,7 +8,7 @@ import inspect
 
 import pytest
 
-from lockless import AtomicCounter, AtomicDict, AtomicInt
+from lockless import AtomicCounter, AtomicDict, AtomicInt, AtomicSet
 
 
 def test_counter_increment_in_every_form_adds_the_same():
@@ -72,3 +72,19 @@ def test_a_subclass_may_override_add():
 
     d = Doubling()
     assert d.add("k") == 2 and d.add("k") == 4
+
+
+def test_set_add_in_every_form_adds_once_and_returns_none():
+    s = AtomicSet()
+    assert s.add("x") is None
+    assert AtomicSet.add(s, "y") is None
+    assert s.add("x") is None
+    assert s == {"x", "y"}
+    with pytest.raises(TypeError, match="unhashable"):
+        s.add([])
+    with pytest.raises(TypeError):
+        s.add()
+    with pytest.raises(TypeError):
+        s.add(1, 2)
+    with pytest.raises(TypeError):
+        s.add(key=1)

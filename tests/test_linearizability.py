@@ -13,7 +13,7 @@ import pytest
 
 import linearizability as lin
 from dict_support import Collide
-from linearizability import ABSENT, DictKeyModel, IntModel, NotLinearizable, Op, RefModel
+from linearizability import ABSENT, DictKeyModel, IntModel, NotLinearizable, Op, RefModel, SetElementModel
 
 HISTORIES = int(os.environ.get("LOCKLESS_LIN_HISTORIES", "100"))
 
@@ -137,6 +137,56 @@ def test_checker_rejects_histories_recorded_from_a_dict_with_stale_reads():
     assert "get() ->" in report  # the printed history shows the offending read
 
 
+def test_checker_rejects_two_winners_of_add_if_absent():
+    history = [op(0, "add_if_absent", (), True, 0, 20), op(1, "add_if_absent", (), True, 5, 25)]
+    assert not lin.is_linearizable(history, SetElementModel())
+
+
+def test_checker_rejects_an_absent_element_after_a_completed_add():
+    history = [op(0, "add", (), None, 0, 10), op(1, "contains", (), False, 20, 30)]
+    assert not lin.is_linearizable(history, SetElementModel())
+
+
+def test_checker_accepts_a_discard_if_present_that_lost_to_an_overlapping_one():
+    history = [
+        op(0, "add", (), None, 0, 10),
+        op(1, "discard_if_present", (), True, 20, 40),
+        op(2, "discard_if_present", (), False, 25, 45),
+        op(2, "contains", (), False, 50, 60),
+    ]
+    assert lin.is_linearizable(history, SetElementModel())
+
+
+class ForgetfulSet:
+    """A broken set for the self-test: add_if_absent always claims the add."""
+
+    def __init__(self) -> None:
+        self.items: set = set()
+
+    def add(self, x):
+        self.items.add(x)
+
+    def discard(self, x):
+        self.items.discard(x)
+
+    def __contains__(self, x):
+        return x in self.items
+
+    def add_if_absent(self, x):
+        self.items.add(x)
+        return True
+
+    def discard_if_present(self, x):
+        present = x in self.items
+        self.items.discard(x)
+        return present
+
+
+def test_checker_rejects_histories_recorded_from_a_set_that_always_claims_the_add():
+    with pytest.raises(NotLinearizable, match="add_if_absent"):
+        lin.check_set_histories(5, factory=ForgetfulSet, threads=1)
+
+
 # --- lockless's types are linearizable -----------------------------------------------------------------
 
 ONE_HASH = sys.hash_info.modulus  # i * ONE_HASH all hash to 0 and compare in Rust
@@ -236,3 +286,8 @@ def test_checker_rejects_histories_recorded_from_a_lifo_queue():
 @pytest.mark.parametrize("maxsize", [0, 3])
 def test_atomic_queue_histories_are_linearizable(maxsize, switch_often):
     lin.check_queue_histories(HISTORIES, seed=7000 + maxsize, maxsize=maxsize)
+
+@pytest.mark.parametrize("name", list(KEY_SETS))
+def test_atomic_set_histories_are_linearizable(name, switch_often):
+    seed = 7000 + 1000 * list(KEY_SETS).index(name)
+    lin.check_set_histories(HISTORIES, seed=seed, elements=KEY_SETS[name])

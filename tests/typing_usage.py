@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from lockless import AtomicCounter, AtomicDict, AtomicInt, AtomicQueue, AtomicRef
+from lockless import AtomicCounter, AtomicDict, AtomicInt, AtomicQueue, AtomicRef, AtomicSet
 
 
 def typed_usage() -> None:
@@ -58,3 +58,17 @@ def typed_usage() -> None:
     jobs.shutdown(immediate=True)
 
     print(first, second, third, sizes)
+
+    seen: AtomicSet[str] = AtomicSet(["a"])
+    seen.add("b")
+    added: bool = seen.add_if_absent("c") and not seen.discard_if_present("z")
+    union: AtomicSet[str | int] = seen | {1}
+    common: AtomicSet[str] = seen & frozenset({"a"})
+    also: set[str] = {"q"} | seen
+    seen |= {"d"}
+    seen -= {"a"}
+    subset: bool = seen <= {"b", "c", "d"} and seen.issubset(["b"]) and "b" in seen
+    names: list[str] = sorted(seen)
+    popped: str = seen.pop()
+
+    print(added, union, common, also, subset, names, popped)

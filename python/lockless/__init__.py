@@ -2,6 +2,8 @@
 
 * :class:`AtomicDict` -- a lock-free, insertion-ordered drop-in ``dict`` with atomic
   read-modify-write (compare-and-set, compute, merge, add).
+* :class:`AtomicSet` -- a lock-free, insertion-ordered drop-in ``set`` with atomic
+  ``add_if_absent``/``discard_if_present``.
 * :class:`AtomicInt` -- a signed 64-bit integer updated atomically (Java's ``AtomicLong``).
 * :class:`AtomicRef` -- an atomic reference to any object (Java's ``AtomicReference``).
 * :class:`AtomicCounter` -- a striped counter for hot increments (Java's ``LongAdder``).
@@ -16,6 +18,7 @@ exact guarantees.
 from lockless._lockless import AtomicCounter, AtomicDictIterator, AtomicInt, AtomicQueue, AtomicRef
 
 from lockless._dict import NOT_FOUND, AtomicDict
+from lockless._set import AtomicSet
 
 __all__ = [
     "NOT_FOUND",
@@ -25,4 +28,5 @@ __all__ = [
     "AtomicInt",
     "AtomicQueue",
     "AtomicRef",
+    "AtomicSet",
 ]

@@ -34,6 +34,8 @@ __all__ = [
     "NotFoundType",
     "NOT_FOUND",
     "AtomicQueue",
+    "AtomicSetBase",
+    "AtomicSetIterator",
 ]
 
 @final
@@ -556,3 +558,56 @@ class AtomicQueue(Generic[_T]):
         done), so gets raise at once. Wakes every blocked caller."""
     def __class_getitem__(cls, item: Any) -> GenericAlias:
         """``AtomicQueue[T]`` for annotations."""
+
+@final
+class AtomicSetIterator(Generic[_T]):
+    """A weakly consistent iterator over an AtomicSet, in insertion order.
+
+    Never raises because of concurrent changes and never yields an element twice; yields each
+    element present for the whole iteration exactly once; elements removed meanwhile may or may
+    not appear, elements added after it began may be missed. Holds the set alive. Lock-free and
+    shareable: threads stepping one iterator each get distinct elements.
+    """
+
+    def __iter__(self) -> AtomicSetIterator[_T]: ...
+    def __next__(self) -> _T: ...
+
+@disjoint_base
+class AtomicSetBase(Generic[_T]):
+    """The compiled base of :class:`lockless.AtomicSet`; use that class.
+
+    Every method here is one lock-free engine operation (no thread ever waits for another) and
+    linearizable. Elements are hashed once per call; their ``__eq__`` never runs while the
+    thread holds back memory reclamation.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
+    def __len__(self) -> int:
+        """Elements present; exact when no write is in flight (striped counters, no lock)."""
+    def __contains__(self, key: object, /) -> bool:
+        """Atomic membership test (a ``set`` argument is looked up as a frozenset, as in set)."""
+    def __iter__(self) -> AtomicSetIterator[_T]:
+        """Weakly consistent iteration in insertion order."""
+    def add(self, key: _T, /) -> None:
+        """Atomically adds ``key`` if no equal element is present."""
+    def discard(self, key: object, /) -> None:
+        """Atomically removes ``key`` if present."""
+    def remove(self, key: object, /) -> None:
+        """Atomically removes ``key``; KeyError if absent."""
+    def add_if_absent(self, key: _T, /) -> bool:
+        """Atomically adds ``key`` if absent; returns whether this call added it. Of racing
+        callers with equal keys, exactly one gets True."""
+    def discard_if_present(self, key: object, /) -> bool:
+        """Atomically removes ``key`` if present; returns whether this call removed it. Of
+        racing callers, exactly one gets True for each time the key was present."""
+    def pop(self) -> _T:
+        """Atomically removes and returns an element (the most recently added); KeyError if
+        the set is empty."""
+    def clear(self) -> None:
+        """Removes every element in one atomic step: a racing add lands either before (and is
+        cleared) or after."""
+    def _has(self, key: object, /) -> bool: ...
+    def _toggle(self, key: _T, /) -> bool: ...
+    def _add_all(self, iterable: Iterable[_T], /) -> None: ...
+    def _discard_all(self, iterable: Iterable[object], /) -> None: ...
+    def __class_getitem__(cls, item: Any) -> GenericAlias: ...

@@ -3,6 +3,7 @@
 //! * [`reclaim`]: the crate's epoch collector and the [`reclaim::Handle`] trait for the
 //!   reference-counted pointers (Arc in Rust, PyObject in the binding) the engine stores.
 //! * [`dict`]: the lock-free, insertion-ordered hash table behind `AtomicDict`.
+//! * [`set`]: that table holding keys only, behind `AtomicSet`.
 //! * [`atomic_int`], [`atomic_ref`], [`counter`]: the scalar atomics.
 //! * [`queue`]: the MPMC FIFO behind `AtomicQueue`, with its futex-based wake-up protocol.
 
@@ -12,3 +13,4 @@ pub mod counter;
 pub mod dict;
 pub mod queue;
 pub mod reclaim;
+pub mod set;

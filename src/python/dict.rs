@@ -19,8 +19,8 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::engine::dict::{Action, AtomicDict, CapacityError, KeyHash, Outcome};
-use crate::engine::reclaim;
 use crate::python::dict_iter::{IterKind, PyDictIterator};
+use crate::python::gc::{release_dropped_table, traverse_table};
 use crate::python::handle::PyHandle;
 use crate::python::key::{eq_for, is_plain_number, key_hash, keyed, keys_equal, try_keyed, Fail};
 
@@ -586,26 +586,7 @@ impl PyAtomicDict {
         if let Some(origin) = &self.origin {
             return visit.call(origin);
         }
-        let mut result = Ok(());
-        // SAFETY: the collector calls tp_traverse attached to the interpreter, so a token is
-        // valid for this call and does not escape it.
-        let py = unsafe { Python::assume_attached() };
-        // SAFETY: the collector runs with the world stopped (free-threaded) or holding the GIL,
-        // and no engine operation runs Python code with a write half-done, so no thread is
-        // modifying the map now.
-        unsafe {
-            self.map.for_each_owned(|p| {
-                if result.is_ok() {
-                    // SAFETY: `p` is a reference the map owns; ManuallyDrop lends it to `visit`
-                    // without a decref.
-                    let obj = std::mem::ManuallyDrop::new(
-                        Bound::<PyAny>::from_owned_ptr(py, p.as_ptr().cast()).unbind(),
-                    );
-                    result = visit.call(&*obj);
-                }
-            });
-        }
-        result
+        traverse_table(&self.map, &visit)
     }
 
     /// Breaks cycles by removing every key. Idempotent. A handle clears nothing: any cycle
@@ -621,13 +602,7 @@ impl Drop for PyAtomicDict {
     fn drop(&mut self) {
         // SAFETY: dropped once, here; the field is never used again.
         unsafe { std::mem::ManuallyDrop::drop(&mut self.map) };
-        // The map's references were queued; deallocation runs attached, so release them now.
-        // Generations retired earlier wait for the epoch: give it a few turns.
-        Python::attach(|_py| {
-            for _ in 0..4 {
-                reclaim::pinned(reclaim::flush);
-            }
-        });
+        release_dropped_table();
     }
 }
 

@@ -8,9 +8,11 @@ mod dict;
 mod dict_iter;
 mod errors;
 mod fastcall;
+mod gc;
 mod handle;
 mod key;
 mod queue;
+mod set;
 
 use pyo3::prelude::*;
 
@@ -36,11 +38,14 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dict::NotFoundType>()?;
     m.add("NOT_FOUND", dict::not_found(m.py()))?;
     m.add_class::<queue::PyAtomicQueue>()?;
+    m.add_class::<set::PyAtomicSet>()?;
+    m.add_class::<set::PySetIterator>()?;
     let py = m.py();
     fastcall::install::<atomic_counter::FastIncrement>(&py.get_type::<atomic_counter::PyAtomicCounter>())?;
     fastcall::install::<atomic_int::FastIncrementAndGet>(&py.get_type::<atomic_int::PyAtomicInt>())?;
     fastcall::install::<dict::FastAdd>(&py.get_type::<dict::PyAtomicDict>())?;
     fastcall::install::<queue::FastPut>(&py.get_type::<queue::PyAtomicQueue>())?;
     fastcall::install::<queue::FastGet>(&py.get_type::<queue::PyAtomicQueue>())?;
+    fastcall::install::<set::FastSetAdd>(&py.get_type::<set::PyAtomicSet>())?;
     Ok(())
 }

@@ -305,7 +305,8 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
         }
     }
 
-    /// Calls `visit` with every key and value pointer the current generation owns.
+    /// Calls `visit` with every key and value pointer the current generation owns (values
+    /// that need no release, such as the set's marker, are not visited).
     ///
     /// # Safety
     /// No other thread may be modifying the map (e.g. the world is stopped for a collection).
@@ -321,7 +322,8 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
             if let Some(key) = key_ptr(t.entries[i].key.load(Ordering::Relaxed)) {
                 visit(key);
             }
-            if let Some(value) = t.live_value(i) {
+            // A value that needs no release (the set's marker) is not an object anyone owns.
+            if let Some(value) = t.live_value(i).filter(|&v| V::needs_release(v)) {
                 visit(value);
             }
         }

@@ -1,0 +1,255 @@
+//! `lockless.AtomicSet`'s compiled base (`AtomicSetBase`): membership, the element operations
+//! and the atomic ones, each one call of the engine's set (`engine::set`, the dict's table with
+//! keys only). `python/lockless/_set.py` adds the set algebra, comparisons, repr and pickling in
+//! Python, from these operations.
+//!
+//! Elements are keys exactly as AtomicDict's are (`key.rs`): hashed once per call, before
+//! pinning; compared without running Python code while pinned (an `__eq__` stops the operation
+//! unchanged, runs unpinned, and the operation runs again with the answer).
+
+
+use pyo3::exceptions::{PyKeyError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFrozenSet, PyGenericAlias, PySet, PyTuple, PyType};
+use pyo3::{PyTraverseError, PyVisit};
+
+use crate::engine::dict::{Cursor, KeyHash};
+use crate::engine::set::{AtomicSet, Present};
+use crate::python::gc::{release_dropped_table, traverse_table};
+use crate::python::handle::PyHandle;
+use crate::python::key::{eq_for, key_hash, keyed};
+
+type Set = AtomicSet<PyHandle>;
+
+/// The compiled base of `lockless.AtomicSet`; use `lockless.AtomicSet`.
+#[pyclass(name = "AtomicSetBase", module = "lockless", subclass, frozen, weakref)]
+pub(crate) struct PyAtomicSet {
+    /// The engine set, in an allocation of its own: that keeps its root pointer, which every
+    /// operation reads, off the cache line of this object's reference count, which other
+    /// threads' uses of the object write on free-threaded CPython.
+    set: std::mem::ManuallyDrop<Box<Set>>,
+}
+
+/// Runs `op` on `key`; if it raises TypeError and `key` is a `set` (unhashable), runs it again
+/// on `frozenset(key)`, as `set.__contains__`, `remove` and `discard` do.
+fn set_as_frozenset<'py, R>(
+    key: &Bound<'py, PyAny>,
+    op: impl Fn(&Bound<'py, PyAny>) -> PyResult<R>,
+) -> PyResult<R> {
+    match op(key) {
+        Err(err) if err.is_instance_of::<PyTypeError>(key.py()) && key.is_instance_of::<PySet>() => {
+            let frozen = key.py().get_type::<PyFrozenSet>().call1((key,))?;
+            op(&frozen)
+        }
+        done => done,
+    }
+}
+
+impl PyAtomicSet {
+    fn hash(&self, key: &Bound<'_, PyAny>) -> PyResult<KeyHash> {
+        key_hash(&self.set, key)
+    }
+
+    fn has(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let hash = self.hash(key)?;
+        keyed(&self.set, key, hash, |k| self.set.contains(hash, eq_for(key, k)))
+    }
+
+    fn insert(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        self.insert_hashed(key, self.hash(key)?)
+    }
+
+    fn insert_hashed(&self, key: &Bound<'_, PyAny>, hash: KeyHash) -> PyResult<bool> {
+        keyed(&self.set, key, hash, |k| self.set.add(hash, &PyHandle::lend(key), eq_for(key, k)))
+    }
+
+    fn delete(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let hash = self.hash(key)?;
+        keyed(&self.set, key, hash, |k| self.set.discard(hash, &PyHandle::lend(key), eq_for(key, k)))
+    }
+}
+
+#[pymethods]
+impl PyAtomicSet {
+    /// Creates an empty set; `lockless.AtomicSet.__init__` fills it.
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        PyAtomicSet { set: std::mem::ManuallyDrop::new(Box::new(Set::new())) }
+    }
+
+    fn __len__(&self) -> usize {
+        self.set.len()
+    }
+
+    fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        set_as_frozenset(key, |k| self.has(k))
+    }
+
+    fn __iter__(slf: &Bound<'_, Self>) -> PySetIterator {
+        PySetIterator::new(slf)
+    }
+
+    #[pyo3(signature = (key, /))]
+    fn add(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.insert(key).map(drop)
+    }
+
+    #[pyo3(signature = (key, /))]
+    fn discard(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        set_as_frozenset(key, |k| self.delete(k)).map(drop)
+    }
+
+    #[pyo3(signature = (key, /))]
+    fn remove(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        if set_as_frozenset(key, |k| self.delete(k))? {
+            Ok(())
+        } else {
+            Err(PyKeyError::new_err((key.clone().unbind(),)))
+        }
+    }
+
+    #[pyo3(signature = (key, /))]
+    fn add_if_absent(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        self.insert(key)
+    }
+
+    #[pyo3(signature = (key, /))]
+    fn discard_if_present(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        set_as_frozenset(key, |k| self.delete(k))
+    }
+
+    fn pop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.set.pop() {
+            Some(key) => Ok(key.into_bound(py)),
+            None => Err(PyKeyError::new_err("pop from an empty set")),
+        }
+    }
+
+    fn clear(&self) {
+        self.set.clear();
+    }
+
+    /// `key in self` without `set.__contains__`'s retry of a `set` key as a frozenset (as the
+    /// builtin's algebra looks elements up).
+    #[pyo3(signature = (key, /))]
+    fn _has(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        self.has(key)
+    }
+
+    /// Adds `key` if absent, else removes it, in one atomic step; returns whether it is present
+    /// afterwards.
+    #[pyo3(signature = (key, /))]
+    fn _toggle(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let hash = self.hash(key)?;
+        keyed(&self.set, key, hash, |k| self.set.toggle(hash, &PyHandle::lend(key), eq_for(key, k)))
+    }
+
+    /// Adds every element of `iterable`, each atomically and in its order (an error stops
+    /// there, keeping what was added). Elements of an AtomicSet are not hashed again.
+    #[pyo3(signature = (iterable, /))]
+    fn _add_all(&self, py: Python<'_>, iterable: &Bound<'_, PyAny>) -> PyResult<()> {
+        if let Ok(source) = iterable.cast::<PyAtomicSet>() {
+            let mut iter = source.get().set.iter();
+            let mut n = 0u32;
+            while let Some((hash, key, Present)) = iter.next_with_hash() {
+                self.insert_hashed(&key.into_bound(py), hash)?;
+                n = n.wrapping_add(1);
+                if n % 4096 == 0 {
+                    py.check_signals()?; // Ctrl-C during a huge copy
+                }
+            }
+            return Ok(());
+        }
+        for key in iterable.try_iter()? {
+            self.insert(&key?)?;
+        }
+        Ok(())
+    }
+
+    /// Removes every element of `iterable` that is present, each atomically and in its order
+    /// (an error stops there, keeping what was removed).
+    #[pyo3(signature = (iterable, /))]
+    fn _discard_all(&self, iterable: &Bound<'_, PyAny>) -> PyResult<()> {
+        for key in iterable.try_iter()? {
+            self.delete(&key?)?;
+        }
+        Ok(())
+    }
+
+    /// `AtomicSetBase[T]`, so the Python subclass can be generic.
+    #[classmethod]
+    fn __class_getitem__<'py>(cls: &Bound<'py, PyType>, item: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyGenericAlias>> {
+        PyGenericAlias::new(cls.py(), cls.as_any(), item)
+    }
+
+    /// Visits every element the set owns. Never pins, allocates or touches refcounts.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        traverse_table(&self.set, &visit)
+    }
+
+    /// Breaks cycles by removing every element. Idempotent.
+    fn __clear__(&self) {
+        self.set.clear();
+    }
+}
+
+impl Drop for PyAtomicSet {
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here; the field is never used again.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.set) };
+        release_dropped_table();
+    }
+}
+
+/// A weakly consistent iterator over an AtomicSet, in insertion order: never raises because of
+/// concurrent changes, never yields an element twice, yields each element present throughout
+/// exactly once; elements added after it began may be missed.
+///
+/// No lock: it is an engine [`Cursor`] (each step claims its entry with a CAS), so one iterator
+/// may be shared between threads and each element goes to one of them. It holds its set, as
+/// `set`'s iterator does, and reports it to the collector; it has nothing of its own to clear
+/// (a cycle through it passes through the set, whose clearing breaks it).
+#[pyclass(name = "AtomicSetIterator", module = "lockless", frozen)]
+pub(crate) struct PySetIterator {
+    cursor: Cursor,
+    set: Py<PyAtomicSet>,
+}
+
+impl PySetIterator {
+    fn new(set: &Bound<'_, PyAtomicSet>) -> Self {
+        PySetIterator { cursor: set.get().set.cursor(), set: set.clone().unbind() }
+    }
+}
+
+#[pymethods]
+impl PySetIterator {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        let (_, key, Present) = self.set.get().set.cursor_next(&self.cursor)?;
+        Some(key.into_bound(py))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.set)
+    }
+}
+
+/// `add(key)` without PyO3's argument parser (see `fastcall.rs`): the set's hottest write.
+pub(crate) struct FastSetAdd;
+
+impl crate::python::fastcall::FastMethod for FastSetAdd {
+    const NAME: &'static std::ffi::CStr = c"add";
+
+    crate::python::fastcall::fallback_slot!();
+
+    fn call<'py>(slf: &Bound<'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<PyResult<Bound<'py, PyAny>>> {
+        let [key] = args else { return None };
+        // SAFETY: the method descriptor only calls us with instances of AtomicSetBase.
+        let set = unsafe { slf.cast_unchecked::<PyAtomicSet>() };
+        Some(set.get().insert(key).map(|_| slf.py().None().into_bound(slf.py())))
+    }
+}
