@@ -232,8 +232,11 @@ def test_huge_timeouts_mean_wait_until_woken():
 
 CHILD = textwrap.dedent(
     """
-    import sys
+    import signal, sys
     from lockless import AtomicQueue
+    # A shell that starts the suite in the background leaves SIGINT ignored, and a child
+    # inherits that: restore what an interactive program has.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     q = AtomicQueue(1)
     if sys.argv[1] == "put":
         q.put("fill")
@@ -276,7 +279,7 @@ def test_ctrl_c_interrupts_a_blocked_call_on_the_main_thread(call):
     finally:
         if child.poll() is None:
             child.kill()
-            child.wait()
+            child.communicate()  # also closes the pipes
     assert child.returncode == 0, (out, err)
     assert out.split() == ["interrupted", "usable"], (out, err)
 

@@ -100,34 +100,33 @@ fn get_error(py: Python<'_>, err: GetError) -> PyErr {
 const SIGNAL_SLICE: Duration = Duration::from_millis(50);
 
 /// Whether this is the interpreter's main thread (the one that runs signal handlers); computed
-/// once per thread.
-fn is_main_thread(py: Python<'_>) -> bool {
+/// once per thread. Asking runs Python code, where a pending signal's handler may run and raise
+/// (KeyboardInterrupt): that error is the blocking call's, not swallowed, or the interrupt
+/// would be lost and the call would sleep on.
+fn is_main_thread(py: Python<'_>) -> PyResult<bool> {
     std::thread_local! {
         static MAIN: Cell<Option<bool>> = const { Cell::new(None) };
     }
     if let Ok(Some(known)) = MAIN.try_with(Cell::get) {
-        return known;
+        return Ok(known);
     }
-    let main = (|| -> PyResult<bool> {
-        let threading = py.import("threading")?;
-        let ident = threading.call_method0("get_ident")?;
-        let main_ident = threading.call_method0("main_thread")?.getattr("ident")?;
-        ident.eq(main_ident)
-    })()
-    .unwrap_or(true);
+    let threading = py.import("threading")?;
+    let ident = threading.call_method0("get_ident")?;
+    let main_ident = threading.call_method0("main_thread")?.getattr("ident")?;
+    let main = ident.eq(main_ident)?;
     let _ = MAIN.try_with(|m| m.set(Some(main)));
-    main
+    Ok(main)
 }
 
 /// The engine's `sleep` callback: sleep detached from the interpreter (so other threads and the
 /// garbage collector run), then let pending signal handlers run; KeyboardInterrupt (or any
 /// exception a handler raises) ends the call.
-fn sleeper(py: Python<'_>) -> impl FnMut(&Sleep<'_>) -> PyResult<()> + '_ {
-    let slice = is_main_thread(py).then_some(SIGNAL_SLICE);
-    move |sleep| {
+fn sleeper(py: Python<'_>) -> PyResult<impl FnMut(&Sleep<'_>) -> PyResult<()> + '_> {
+    let slice = is_main_thread(py)?.then_some(SIGNAL_SLICE);
+    Ok(move |sleep: &Sleep<'_>| {
         py.detach(|| sleep.wait(slice));
         py.check_signals()
-    }
+    })
 }
 
 /// The deadline of a blocking call with a non-negative `timeout`: none if None, or if the
@@ -167,7 +166,7 @@ impl PyAtomicQueue {
         let done = match self.inner.put_nowait(item.clone().unbind()) {
             Err(PutError::Full(item)) if bounded_block => {
                 let deadline = deadline(timeout);
-                match self.inner.put(item, deadline, sleeper(py)) {
+                match self.inner.put(item, deadline, sleeper(py)?) {
                     Ok(done) => done,
                     Err((err, _item)) => return Err(err),
                 }
@@ -186,7 +185,7 @@ impl PyAtomicQueue {
         let got = match self.inner.get_nowait() {
             // The common case, before anything else is computed.
             Ok(item) => return Ok(item.into_bound(py)),
-            Err(GetError::Empty) if block => self.inner.get(deadline(timeout), sleeper(py))?,
+            Err(GetError::Empty) if block => self.inner.get(deadline(timeout), sleeper(py)?)?,
             Err(e) => Err(e),
         };
         got.map(|item| item.into_bound(py)).map_err(|e| get_error(py, e))
@@ -285,7 +284,7 @@ impl PyAtomicQueue {
 
     /// Blocks (detached) until every item put has been marked done with task_done().
     fn join(&self, py: Python<'_>) -> PyResult<()> {
-        self.inner.join(sleeper(py))
+        self.inner.join(sleeper(py)?)
     }
 
     /// Shuts the queue down: puts raise ShutDown; gets raise ShutDown once the queue is empty
