@@ -116,18 +116,25 @@ impl Shared {
     }
 }
 
+/// How a registration holds [`Shared`]: a static reference, or under loom (whose lazy statics
+/// are dropped before the main thread's thread-locals) a counted one.
 #[cfg(not(loom))]
-fn shared() -> &'static Shared {
+type SharedRef = &'static Shared;
+#[cfg(loom)]
+type SharedRef = Arc<Shared>;
+
+#[cfg(not(loom))]
+fn shared() -> SharedRef {
     static SHARED: std::sync::OnceLock<Shared> = std::sync::OnceLock::new();
     SHARED.get_or_init(Shared::new)
 }
 
 #[cfg(loom)]
-fn shared() -> &'static Shared {
+fn shared() -> SharedRef {
     loom::lazy_static! {
-        static ref SHARED: Shared = Shared::new();
+        static ref SHARED: Arc<Shared> = Arc::new(Shared::new());
     }
-    &SHARED
+    Arc::clone(&SHARED)
 }
 
 /// A release waiting for a safe point: the pointer and the function that releases it.
@@ -142,17 +149,19 @@ unsafe impl Send for Orphan {}
 
 /// A handle registered with the collector, counted in [`Shared::threads`] while it lives.
 struct Registration {
+    shared: SharedRef,
     handle: ManuallyDrop<LocalHandle>,
 }
 
 impl Registration {
-    fn new(shared: &'static Shared) -> Self {
+    fn new(shared: SharedRef) -> Self {
         // Relaxed: the fence below orders it.
         shared.threads.fetch_add(1, Ordering::Relaxed);
         // SeqCst: orders the count before this thread's first load of any shared slot; pairs
         // with the fence in `Shared::alone` (Dekker).
         fence(Ordering::SeqCst);
-        Registration { handle: ManuallyDrop::new(shared.collector.register()) }
+        let handle = ManuallyDrop::new(shared.collector.register());
+        Registration { shared, handle }
     }
 }
 
@@ -162,7 +171,7 @@ impl Drop for Registration {
         unsafe { ManuallyDrop::drop(&mut self.handle) };
         // Release: everything this thread read happens before a lone thread's release of it;
         // pairs with the Acquire load in `Shared::alone`.
-        shared().threads.fetch_sub(1, Ordering::Release);
+        self.shared.threads.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -173,7 +182,6 @@ const KEEP_QUEUED: usize = 4096;
 /// Everything reclamation keeps per thread, in one thread-local so that an operation pays for
 /// one thread-local lookup (in a shared library each costs a `__tls_get_addr` call).
 struct Local {
-    shared: &'static Shared,
     registration: Registration,
     /// Releases deferred since this thread last flushed its epoch bag.
     unflushed: Cell<usize>,
@@ -185,10 +193,8 @@ struct Local {
 
 impl Local {
     fn new() -> Self {
-        let shared = shared();
         Local {
-            shared,
-            registration: Registration::new(shared),
+            registration: Registration::new(shared()),
             unflushed: Cell::new(0),
             calls: Cell::new(0),
             queue: RefCell::new(Vec::new()),
@@ -197,6 +203,12 @@ impl Local {
 
     fn handle(&self) -> &LocalHandle {
         &self.registration.handle
+    }
+
+    // The borrow is needed under loom, where the field is an `Arc`.
+    #[allow(clippy::needless_borrow)]
+    fn shared(&self) -> &Shared {
+        &self.registration.shared
     }
 
     /// Flush once a batch of releases built up, or when any release has waited 64 calls. Every
@@ -227,7 +239,7 @@ impl Local {
     /// # Safety
     /// As for [`defer_release`], with `release` for `H::release`; `guard` is this thread's.
     unsafe fn retire(&self, guard: &Guard, ptr: NonNull<()>, release: unsafe fn(NonNull<()>)) {
-        if self.shared.alone() {
+        if self.shared().alone() {
             // Nobody else can reach `ptr` (see the module docs); this thread's own loads of it
             // end with its outermost pin, after which the queue runs.
             self.queue.borrow_mut().push((ptr, release));
@@ -249,7 +261,7 @@ impl Local {
     /// deferred releases arrive in batches).
     fn drain(&self) {
         let queued = !self.queue.borrow().is_empty();
-        if !queued && !self.shared.has_orphans() {
+        if !queued && !self.shared().has_orphans() {
             return; // the common case, kept to a few loads and compares
         }
         if self.handle().is_pinned() {
@@ -258,7 +270,7 @@ impl Local {
         if queued {
             self.run_queue();
         }
-        self.shared.run_orphans();
+        self.shared().run_orphans();
     }
 
     /// Runs this thread's queue until it stays empty. The thread is not pinned.
@@ -293,8 +305,8 @@ impl Drop for Local {
         for _ in 0..3 {
             self.handle().pin().flush();
         }
-        for queued in self.queue.get_mut().drain(..) {
-            self.shared.push_orphan(queued);
+        for queued in std::mem::take(self.queue.get_mut()) {
+            self.shared().push_orphan(queued);
         }
         // Then the registration's drop: crossbeam's teardown (one more pin, whose collections
         // also go to the orphans), and the thread leaves the count.
@@ -505,7 +517,7 @@ pub unsafe fn defer<F: FnOnce()>(guard: &Guard, f: F) {
     }
     let mut f = Some(f);
     let _ = LOCAL.try_with(|l| {
-        if l.shared.alone() {
+        if l.shared().alone() {
             // Nobody else can reach what `f` frees (see the module docs); this thread's own
             // loads end with its outermost pin, after which the queue runs.
             let boxed = NonNull::from(Box::leak(Box::new(f.take().expect("taken once"))));
