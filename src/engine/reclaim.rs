@@ -234,15 +234,23 @@ impl Local {
         guard.flush();
     }
 
-    /// Hands `release(ptr)` to the epoch, or, if this thread is alone, straight to its queue.
+    /// Hands `release(ptr)` to the epoch, or, if this thread is alone, `unpinned(ptr)` straight
+    /// to its queue.
     ///
     /// # Safety
-    /// As for [`defer_release`], with `release` for `H::release`; `guard` is this thread's.
-    unsafe fn retire(&self, guard: &Guard, ptr: NonNull<()>, release: unsafe fn(NonNull<()>)) {
+    /// As for [`defer_release`], with `release` and `unpinned` for `H::release` and
+    /// `H::release_unpinned`; `guard` is this thread's.
+    unsafe fn retire(
+        &self,
+        guard: &Guard,
+        ptr: NonNull<()>,
+        unpinned: unsafe fn(NonNull<()>),
+        release: unsafe fn(NonNull<()>),
+    ) {
         if self.shared().alone() {
             // Nobody else can reach `ptr` (see the module docs); this thread's own loads of it
-            // end with its outermost pin, after which the queue runs.
-            self.queue.borrow_mut().push((ptr, release));
+            // end with its outermost pin, after which the queue runs, unpinned.
+            self.queue.borrow_mut().push((ptr, unpinned));
             return;
         }
         self.unflushed.set(self.unflushed.get() + 1);
@@ -438,6 +446,17 @@ pub unsafe trait Handle: Sized {
         drop(unsafe { Self::from_raw(ptr) });
     }
 
+    /// Gives up one strong reference held as a raw pointer, at a safe point: the thread is not
+    /// pinned, and may run whatever the release runs (a destructor). [`Handle::release`] may
+    /// defer to such a point; this is what runs there. By default, [`Handle::release`].
+    ///
+    /// # Safety
+    /// As for [`Handle::release`]; and the thread is at a safe point (as above).
+    unsafe fn release_unpinned(ptr: NonNull<()>) {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::release(ptr) };
+    }
+
     /// Whether releasing `ptr` does anything. A handle that is a plain value packed into the
     /// pointer word (a count, a "present" marker) answers false, and the engine then skips
     /// deferring its release through the epoch, which would cost a closure in the thread's bag
@@ -542,9 +561,11 @@ pub unsafe fn defer_release<H: Handle>(guard: &Guard, ptr: NonNull<()>) {
     if !H::needs_release(ptr) {
         return;
     }
-    // SAFETY: `H::release` gives up the reference the caller hands over, on any thread
-    // (`Handle`'s contract); `guard` is this thread's.
-    if LOCAL.try_with(|l| unsafe { l.retire(guard, ptr, H::release) }).is_err() {
+    // SAFETY: `H::release_unpinned` gives up the reference the caller hands over, on any
+    // thread (`Handle`'s contract), and `retire` runs it unpinned (from the queue) or hands it to
+    // the epoch, whose closure runs inside a pin, with `H::release`, which may run there;
+    // `guard` is this thread's.
+    if LOCAL.try_with(|l| unsafe { l.retire(guard, ptr, H::release_unpinned, H::release) }).is_err() {
         // SAFETY: as in `Local::retire`'s epoch path.
         unsafe { guard.defer_unchecked(move || H::release(ptr)) };
     }

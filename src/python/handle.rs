@@ -108,6 +108,12 @@ unsafe impl Handle for PyHandle {
         // on a thread that pins our collector (attached: only attached threads do).
         unsafe { reclaim::queue_release(ptr, py_decref) };
     }
+
+    unsafe fn release_unpinned(ptr: NonNull<()>) {
+        // SAFETY: the caller hands over one reference at a safe point (unpinned, on a thread
+        // that pins our collector, so attached): decref now.
+        unsafe { py_decref(ptr) };
+    }
 }
 
 /// Releases one reference to a Python object.
