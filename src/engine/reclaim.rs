@@ -267,11 +267,18 @@ impl Local {
     /// and dropping it cost a `malloc`, a `free` and the reallocations of its regrowth on every
     /// operation that queued anything (a hit of `k in m` drops the value it read; a write's
     /// deferred releases arrive in batches).
+    #[inline]
     fn drain(&self) {
-        let queued = !self.queue.borrow().is_empty();
-        if !queued && !self.shared().has_orphans() {
+        if self.queue.borrow().is_empty() && !self.shared().has_orphans() {
             return; // the common case, kept to a few loads and compares
         }
+        self.drain_now();
+    }
+
+    /// [`Local::drain`] once something waits.
+    #[inline(never)]
+    fn drain_now(&self) {
+        let queued = !self.queue.borrow().is_empty();
         if self.handle().is_pinned() {
             return; // an outer pin's unpin will drain
         }
@@ -310,6 +317,9 @@ impl Drop for Local {
     /// now rather than whenever another thread collects. What is collected lands in the
     /// orphans, since this thread's queue is being destroyed; so does anything left queued.
     fn drop(&mut self) {
+        // Not under loom: these pins only make releases prompter, and would multiply every
+        // model's interleavings of thread teardown.
+        #[cfg(not(loom))]
         for _ in 0..3 {
             self.handle().pin().flush();
         }
