@@ -8,9 +8,9 @@ pub(crate) use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU16, 
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 
 // The queue's wake-up protocol (src/engine/queue) also needs 32-bit atomics (a futex word), and
-// under loom fences.
+// fences (the queue's under loom; reclamation's check that a thread is alone, always).
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::AtomicU32;
+pub(crate) use std::sync::atomic::{fence, AtomicU32};
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicU32};

@@ -18,10 +18,17 @@ Phases, each 8 threads behind one barrier with exact invariants at the end:
                 present throughout exactly once; those that began before a clear yield nothing;
                 RSS stays bounded; and once everything is dropped, every value's finalizer
                 has run.
-5. histories -- the linearizability checker on thousands of recorded histories.
+5. threads   -- threads started and joined constantly: 8 threads each start a short-lived
+                thread, join it, and start the next, until their share of operations is done;
+                the short-lived ones replace, pop and read values of one shared dict and set
+                one shared AtomicRef, each living for a random number of operations (so they
+                exit at every point of the epoch's batches). RSS stays bounded, and once
+                everything is dropped every value's finalizer has run: a thread's exit does
+                not drop others' garbage (issue 11 item 3).
+6. histories -- the linearizability checker on thousands of recorded histories.
 
 LOCKLESS_SOAK_OPS: operations per thread per phase (default 1_000_000).
-LOCKLESS_LIN_HISTORIES: histories per type in phase 4 (default 3000).
+LOCKLESS_LIN_HISTORIES: histories per type in phase 6 (default 3000).
 Run one phase: python tests/soak.py gc
 """
 
@@ -40,7 +47,7 @@ import linearizability as lin  # noqa: E402
 from conftest import run_threads  # noqa: E402
 from dict_support import Collide  # noqa: E402
 from dict_support import drive_until  # noqa: E402
-from lockless import NOT_FOUND, AtomicCounter, AtomicDict, AtomicInt  # noqa: E402
+from lockless import NOT_FOUND, AtomicCounter, AtomicDict, AtomicInt, AtomicRef  # noqa: E402
 
 THREADS = 8
 OPS = int(os.environ.get("LOCKLESS_SOAK_OPS", "1000000"))
@@ -340,6 +347,78 @@ def phase_idle(ops: int) -> None:
     )
 
 
+def phase_threads(ops: int) -> None:
+    made, finalized = AtomicCounter(), AtomicCounter()
+
+    class Value:
+        """A stored value whose finalizer is counted."""
+
+        __slots__ = ()
+
+        def __init__(self) -> None:
+            made.increment()
+
+        def __del__(self) -> None:
+            finalized.increment()
+
+    d: AtomicDict = AtomicDict()
+    ref: AtomicRef = AtomicRef(None)
+    rss = {"start": rss_mb(), "peak": 0.0}
+    done = threading.Event()
+    started = AtomicCounter()
+
+    def short_lived(seed: int, n: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(n):
+            r = rng.random()
+            k = rng.randrange(SHARED)
+            if r < 0.5:
+                d[k] = Value()
+            elif r < 0.7:
+                d.pop(k, None)
+            elif r < 0.8:
+                ref.set(Value())
+            else:
+                d.get(k)
+
+    def spawner(t: int) -> None:
+        rng = random.Random(2_000 + t)
+        left = ops
+        while left > 0:
+            # Up to a few batches of the epoch (64 releases), so exits fall at every point.
+            n = min(left, rng.randrange(1, 600))
+            child = threading.Thread(target=short_lived, args=(rng.randrange(2**32), n))
+            child.start()
+            child.join()
+            started.increment()
+            left -= n
+
+    def watch() -> None:
+        while not done.is_set():
+            rss["peak"] = max(rss["peak"], rss_mb())
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        run_threads(THREADS, spawner)
+    finally:
+        done.set()
+        watcher.join()
+    grown = rss["peak"] - rss["start"]
+    say(f"  {started.get():,} threads started and joined; {made.get():,} values; "
+        f"RSS {rss['start']:.0f} MB at start, peak {rss['peak']:.0f} MB (+{grown:.0f} MB)")
+    # The live data is 64 values; what waits for the epoch is a few batches per thread.
+    assert grown < 256, f"RSS grew by {grown:.0f} MB with threads started and joined"
+    d.clear()
+    ref.set(None)
+    del d, ref
+    gc.collect()
+    assert drive_until(lambda: finalized.get() == made.get(), limit=100_000), (
+        f"{made.get() - finalized.get()} of {made.get()} values were never finalized"
+    )
+
+
 def phase_histories(count: int) -> None:
     lin.check_dict_histories(count, seed=10_000)
     lin.check_dict_histories(count // 3, seed=20_000, threads=8, ops=40)
@@ -356,6 +435,7 @@ PHASES = {
     "gc": lambda: phase_gc(OPS),
     "blocked": lambda: phase_blocked(OPS),
     "idle": lambda: phase_idle(OPS),
+    "threads": lambda: phase_threads(OPS // 4),
     "histories": lambda: phase_histories(HISTORIES),
 }
 

@@ -13,29 +13,167 @@
 //! that a pin taken by another library, or by a thread that never runs Python code, never runs
 //! our deferred releases (which, in the binding, must run on a thread attached to the
 //! interpreter).
+//!
+//! # Releases run after the outermost unpin
+//! A release may run arbitrary code (in the binding, a `__del__`). The epoch runs deferred
+//! functions inside some later pin, in the middle of an operation, so a handle's release only
+//! *queues* the pointer ([`queue_release`]); [`pinned`] runs the queue once the thread is no
+//! longer pinned at all.
+//!
+//! # A thread alone releases at once
+//! Every thread that pins our collector is registered in a count (a thread-local [`Local`], or
+//! a one-off handle during thread teardown, counts itself while it lives). When an unlink finds
+//! the count at one, no other thread can hold the unlinked pointer: a thread registering later
+//! increments the count and fences before its first load, while the unlinker fences after its
+//! unlink and before reading the count (Dekker's pattern), so either the unlinker sees the
+//! newcomer and defers, or the newcomer's loads see the unlink. The release then skips the epoch
+//! and goes straight to the thread's queue, so it runs before the operation returns (dict's
+//! `del d[k]` runs `__del__` before it returns; ours does too, unless another thread is
+//! registered). Otherwise it waits for the epoch: the thread flushes its bag after 64 releases or
+//! 64 calls, and every 128th pin collects, so a release runs within a few hundred of the
+//! thread's later calls, or at its exit, unless some thread stays pinned (no operation does for
+//! long).
+//!
+//! # Orphans
+//! A thread that exits collects a last time (and crossbeam's teardown pins once more): the
+//! releases it collects are often other threads' garbage, and its queue is gone or going. They
+//! go to a global lock-free queue of orphans, which the next thread to unpin runs (attached to
+//! the interpreter, as every caller of [`pinned`] is). Releases are never skipped.
 
 use std::cell::{Cell, RefCell};
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
 use crossbeam_epoch::{Collector, Guard, LocalHandle};
+use crossbeam_queue::SegQueue;
+
+use crate::sync::{fence, AtomicUsize, Ordering};
+
+/// What all threads share: the collector, the count of registered threads, the orphans.
+struct Shared {
+    collector: Collector,
+    /// Threads registered with `collector` (see [`Registration`]).
+    threads: AtomicUsize,
+    /// Releases whose thread could not run them (see the module docs).
+    orphans: SegQueue<Orphan>,
+    /// How many orphans were pushed and not yet popped: one load tells a thread that unpins
+    /// whether to look (a hint; the queue itself is the truth).
+    orphan_count: AtomicUsize,
+}
+
+impl Shared {
+    fn new() -> Self {
+        Shared {
+            collector: Collector::new(),
+            threads: AtomicUsize::new(0),
+            orphans: SegQueue::new(),
+            orphan_count: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether the calling thread, registered and pinned, is the only registered thread (see
+    /// the module docs).
+    fn alone(&self) -> bool {
+        // Relaxed: a first look; with another thread registered the answer is no whatever the
+        // ordering (deferring is always safe).
+        if self.threads.load(Ordering::Relaxed) != 1 {
+            return false;
+        }
+        // SeqCst: orders the caller's unlink (a store before this call) before the load below;
+        // pairs with the fence in `Registration::new` (Dekker): a thread registering after
+        // this load sees the unlink in its loads.
+        fence(Ordering::SeqCst);
+        // Acquire: pairs with the Release decrement of a thread that left (`Registration`'s
+        // drop), so whatever it read of the object happens before our release of it.
+        self.threads.load(Ordering::Acquire) == 1
+    }
+
+    /// Queues a release that no live thread-local queue can take.
+    fn push_orphan(&self, queued: Queued) {
+        self.orphans.push(Orphan(queued));
+        // Release: publishes nothing the queue does not (its push synchronizes with the pop);
+        // orders the count after the push, so a thread that sees it finds the entry.
+        self.orphan_count.fetch_add(1, Ordering::Release);
+    }
+
+    /// Whether orphans may be waiting.
+    fn has_orphans(&self) -> bool {
+        // Relaxed: a hint; the queue's pop synchronizes with its push.
+        self.orphan_count.load(Ordering::Relaxed) != 0
+    }
+
+    /// Runs the orphans queued so far. The caller is not pinned, and may run releases.
+    fn run_orphans(&self) {
+        while let Some(Orphan((ptr, release))) = self.orphans.pop() {
+            // Relaxed: the count is a hint (it may dip below the queue's length meanwhile).
+            self.orphan_count.fetch_sub(1, Ordering::Relaxed);
+            // SAFETY: `queue_release`'s caller handed over one reference with the function
+            // that releases it, sound to run on any thread that pins our collector (its
+            // contract); each entry is popped, so run, once.
+            unsafe { release(ptr) };
+        }
+    }
+}
+
+/// How a registration holds [`Shared`]: a static reference, or under loom (whose lazy statics
+/// are dropped before the main thread's thread-locals) a counted one.
+#[cfg(not(loom))]
+type SharedRef = &'static Shared;
+#[cfg(loom)]
+type SharedRef = Arc<Shared>;
 
 #[cfg(not(loom))]
-fn collector() -> &'static Collector {
-    static COLLECTOR: std::sync::OnceLock<Collector> = std::sync::OnceLock::new();
-    COLLECTOR.get_or_init(Collector::new)
+fn shared() -> SharedRef {
+    static SHARED: std::sync::OnceLock<Shared> = std::sync::OnceLock::new();
+    SHARED.get_or_init(Shared::new)
 }
 
 #[cfg(loom)]
-fn collector() -> &'static Collector {
+fn shared() -> SharedRef {
     loom::lazy_static! {
-        static ref COLLECTOR: Collector = Collector::new();
+        static ref SHARED: Arc<Shared> = Arc::new(Shared::new());
     }
-    &COLLECTOR
+    Arc::clone(&SHARED)
 }
 
 /// A release waiting for a safe point: the pointer and the function that releases it.
 type Queued = (NonNull<()>, unsafe fn(NonNull<()>));
+
+/// A [`Queued`] release that any thread may run.
+struct Orphan(Queued);
+
+// SAFETY: `queue_release`'s contract makes every queued release sound to run on any thread that
+// pins our collector, which is the only kind that pops orphans.
+unsafe impl Send for Orphan {}
+
+/// A handle registered with the collector, counted in [`Shared::threads`] while it lives.
+struct Registration {
+    shared: SharedRef,
+    handle: ManuallyDrop<LocalHandle>,
+}
+
+impl Registration {
+    fn new(shared: SharedRef) -> Self {
+        // Relaxed: the fence below orders it.
+        shared.threads.fetch_add(1, Ordering::Relaxed);
+        // SeqCst: orders the count before this thread's first load of any shared slot; pairs
+        // with the fence in `Shared::alone` (Dekker).
+        fence(Ordering::SeqCst);
+        let handle = ManuallyDrop::new(shared.collector.register());
+        Registration { shared, handle }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here; the field is not used afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.handle) };
+        // Release: everything this thread read happens before a lone thread's release of it;
+        // pairs with the Acquire load in `Shared::alone`.
+        self.shared.threads.fetch_sub(1, Ordering::Release);
+    }
+}
 
 /// Entries of queue buffer a thread keeps between drains (64 KiB): enough for the batches of
 /// ordinary operations, without holding on to the buffer of a huge one (a `clear`).
@@ -44,7 +182,7 @@ const KEEP_QUEUED: usize = 4096;
 /// Everything reclamation keeps per thread, in one thread-local so that an operation pays for
 /// one thread-local lookup (in a shared library each costs a `__tls_get_addr` call).
 struct Local {
-    handle: LocalHandle,
+    registration: Registration,
     /// Releases deferred since this thread last flushed its epoch bag.
     unflushed: Cell<usize>,
     /// [`pinned`] calls since the last flush while releases were waiting.
@@ -56,11 +194,21 @@ struct Local {
 impl Local {
     fn new() -> Self {
         Local {
-            handle: collector().register(),
+            registration: Registration::new(shared()),
             unflushed: Cell::new(0),
             calls: Cell::new(0),
             queue: RefCell::new(Vec::new()),
         }
+    }
+
+    fn handle(&self) -> &LocalHandle {
+        &self.registration.handle
+    }
+
+    // The borrow is needed under loom, where the field is an `Arc`.
+    #[allow(clippy::needless_borrow)]
+    fn shared(&self) -> &Shared {
+        &self.registration.shared
     }
 
     /// Flush once a batch of releases built up, or when any release has waited 64 calls. Every
@@ -86,16 +234,62 @@ impl Local {
         guard.flush();
     }
 
-    /// Runs the queued releases (which may run arbitrary code, even re-entering lockless).
+    /// Hands `release(ptr)` to the epoch, or, if this thread is alone, `unpinned(ptr)` straight
+    /// to its queue.
+    ///
+    /// # Safety
+    /// As for [`defer_release`], with `release` and `unpinned` for `H::release` and
+    /// `H::release_unpinned`; `guard` is this thread's.
+    unsafe fn retire(
+        &self,
+        guard: &Guard,
+        ptr: NonNull<()>,
+        unpinned: unsafe fn(NonNull<()>),
+        release: unsafe fn(NonNull<()>),
+    ) {
+        if self.shared().alone() {
+            // Nobody else can reach `ptr` (see the module docs); this thread's own loads of it
+            // end with its outermost pin, after which the queue runs, unpinned.
+            self.queue.borrow_mut().push((ptr, unpinned));
+            return;
+        }
+        self.unflushed.set(self.unflushed.get() + 1);
+        // SAFETY: the closure only releases `ptr`, which nothing reachable points to any more;
+        // the epoch runs it after every guard that could have loaded `ptr` is dropped. Running
+        // it on another thread is allowed by the caller's contract.
+        unsafe { guard.defer_unchecked(move || release(ptr)) };
+    }
+
+    /// Runs the queued releases, and the orphans, unless the thread is still pinned (a release
+    /// may run arbitrary code, even re-entering lockless).
     ///
     /// The queue's buffer is kept for the next batch (up to [`KEEP_QUEUED`] entries): taking
     /// and dropping it cost a `malloc`, a `free` and the reallocations of its regrowth on every
     /// operation that queued anything (a hit of `k in m` drops the value it read; a write's
     /// deferred releases arrive in batches).
+    #[inline]
     fn drain(&self) {
-        if self.queue.borrow().is_empty() {
-            return; // the common case, kept to a load and a compare
+        if self.queue.borrow().is_empty() && !self.shared().has_orphans() {
+            return; // the common case, kept to a few loads and compares
         }
+        self.drain_now();
+    }
+
+    /// [`Local::drain`] once something waits.
+    #[inline(never)]
+    fn drain_now(&self) {
+        let queued = !self.queue.borrow().is_empty();
+        if self.handle().is_pinned() {
+            return; // an outer pin's unpin will drain
+        }
+        if queued {
+            self.run_queue();
+        }
+        self.shared().run_orphans();
+    }
+
+    /// Runs this thread's queue until it stays empty. The thread is not pinned.
+    fn run_queue(&self) {
         let mut batch = Vec::new();
         loop {
             // Take the batch out first, leaving the emptied buffer of the previous round: a
@@ -118,6 +312,25 @@ impl Local {
     }
 }
 
+impl Drop for Local {
+    /// The thread is exiting: collect a few times, so its garbage (and others') is released
+    /// now rather than whenever another thread collects. What is collected lands in the
+    /// orphans, since this thread's queue is being destroyed; so does anything left queued.
+    fn drop(&mut self) {
+        // Not under loom: these pins only make releases prompter, and would multiply every
+        // model's interleavings of thread teardown.
+        #[cfg(not(loom))]
+        for _ in 0..3 {
+            self.handle().pin().flush();
+        }
+        for queued in std::mem::take(self.queue.get_mut()) {
+            self.shared().push_orphan(queued);
+        }
+        // Then the registration's drop: crossbeam's teardown (one more pin, whose collections
+        // also go to the orphans), and the thread leaves the count.
+    }
+}
+
 #[cfg(not(loom))]
 std::thread_local! {
     static LOCAL: Local = Local::new();
@@ -130,20 +343,29 @@ loom::thread_local! {
 
 /// Pins the current thread to the crate's collector. Nested pins are cheap and allowed.
 pub fn pin() -> Guard {
-    // During thread teardown the thread-local may already be gone: register a one-off handle.
-    LOCAL.try_with(|l| l.handle.pin()).unwrap_or_else(|_| collector().register().pin())
+    LOCAL.try_with(|l| l.handle().pin()).unwrap_or_else(|_| {
+        // Thread teardown: the thread-local is gone. A one-off handle must stay counted while
+        // its guard lives, which a bare `Guard` cannot say: count it for good (this thread is
+        // never alone again; a rare path, taken only by code running in thread teardown).
+        let shared = shared();
+        // Relaxed: the fence orders it, as in `Registration::new`.
+        shared.threads.fetch_add(1, Ordering::Relaxed);
+        // SeqCst: as in `Registration::new`.
+        fence(Ordering::SeqCst);
+        shared.collector.register().pin()
+    })
 }
 
-/// Runs `f` pinned; then, after unpinning, runs the releases queued on this thread (see
-/// [`queue_release`]), so code that releases run (destructors; in the binding, arbitrary
-/// Python) never runs inside an operation. Also flushes the epoch bag now and then, so
-/// deferred releases do not wait for it to fill.
+/// Runs `f` pinned; then, once the thread is no longer pinned, runs the releases queued on this
+/// thread (see [`queue_release`]) and the orphans, so code that releases run (destructors; in
+/// the binding, arbitrary Python) never runs inside an operation. Also flushes the epoch bag
+/// now and then, so deferred releases do not wait for it to fill.
 pub fn pinned<R>(f: impl FnOnce(&Guard) -> R) -> R {
     let mut f = Some(f);
     let result = LOCAL.try_with(|l| {
         let f = f.take().expect("called once");
         let result = {
-            let guard = l.handle.pin();
+            let guard = l.handle().pin();
             let result = f(&guard);
             if l.should_flush() {
                 l.flush(&guard);
@@ -155,8 +377,13 @@ pub fn pinned<R>(f: impl FnOnce(&Guard) -> R) -> R {
     });
     match result {
         Ok(result) => result,
-        // Thread teardown: no queue any more; pin a one-off handle.
-        Err(_) => (f.take().expect("not yet called"))(&pin()),
+        Err(_) => {
+            // Thread teardown: no queue any more; pin a one-off handle, counted while it lives
+            // (what it defers goes through the epoch, what it releases to the orphans).
+            let registration = Registration::new(shared());
+            let guard = registration.handle.pin();
+            (f.take().expect("not yet called"))(&guard)
+        }
     }
 }
 
@@ -166,17 +393,21 @@ pub fn flush(guard: &Guard) {
     let _ = LOCAL.try_with(|l| l.flush(guard));
 }
 
-/// Queues `release(ptr)` to run when the current (outermost) [`pinned`] call has unpinned.
-/// During thread teardown, when the queue is gone, the release is skipped (leaked): better
-/// than running it where the caller said it must not run.
+/// Queues `release(ptr)` to run when the current thread is no longer pinned (at the end of its
+/// outermost [`pinned`] call). During thread teardown, when the queue is gone, the release
+/// becomes an orphan, run by the next thread that unpins.
 ///
 /// # Safety
-/// `release(ptr)` must be sound to run once, later, on this thread.
+/// `release(ptr)` must be sound to run once, later, on this thread or any other thread that
+/// pins the crate's collector (in the binding: any thread attached to the interpreter).
 pub unsafe fn queue_release(ptr: NonNull<()>, release: unsafe fn(NonNull<()>)) {
-    let _ = LOCAL.try_with(|l| l.queue.borrow_mut().push((ptr, release)));
+    if LOCAL.try_with(|l| l.queue.borrow_mut().push((ptr, release))).is_err() {
+        shared().push_orphan((ptr, release));
+    }
 }
 
-/// Runs the releases queued on this thread now (for destructors of whole collections).
+/// Runs the releases queued on this thread now, and the orphans (for destructors of whole
+/// collections), unless the thread is pinned.
 pub fn drain_queue() {
     let _ = LOCAL.try_with(Local::drain);
 }
@@ -223,6 +454,17 @@ pub unsafe trait Handle: Sized {
     unsafe fn release(ptr: NonNull<()>) {
         // SAFETY: forwarded from the caller's contract.
         drop(unsafe { Self::from_raw(ptr) });
+    }
+
+    /// Gives up one strong reference held as a raw pointer, at a safe point: the thread is not
+    /// pinned, and may run whatever the release runs (a destructor). [`Handle::release`] may
+    /// defer to such a point; this is what runs there. By default, [`Handle::release`].
+    ///
+    /// # Safety
+    /// As for [`Handle::release`]; and the thread is at a safe point (as above).
+    unsafe fn release_unpinned(ptr: NonNull<()>) {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::release(ptr) };
     }
 
     /// Whether releasing `ptr` does anything. A handle that is a plain value packed into the
@@ -287,18 +529,40 @@ unsafe impl<T: Send + Sync> Handle for Arc<T> {
 }
 
 /// Defers `f` (which frees something unlinked) through the epoch, counted like releases so the
-/// bindings' flush policy sees it.
+/// bindings' flush policy sees it; or, if this thread is alone, runs it once the thread unpins.
 ///
 /// # Safety
 /// As for [`Guard::defer_unchecked`]: `f` may run on any thread, after every guard that could
 /// reach what it frees is dropped; it must not depend on anything that could be gone by then.
 pub unsafe fn defer<F: FnOnce()>(guard: &Guard, f: F) {
-    let _ = LOCAL.try_with(|l| l.unflushed.set(l.unflushed.get() + 1));
-    // SAFETY: forwarded from the caller.
-    unsafe { guard.defer_unchecked(f) };
+    /// Runs and frees the boxed `F` behind `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` came from `Box::<F>::into_raw`, once.
+    unsafe fn run_boxed<F: FnOnce()>(ptr: NonNull<()>) {
+        // SAFETY: forwarded from the caller.
+        let f = unsafe { Box::from_raw(ptr.as_ptr().cast::<F>()) };
+        f();
+    }
+    let mut f = Some(f);
+    let _ = LOCAL.try_with(|l| {
+        if l.shared().alone() {
+            // Nobody else can reach what `f` frees (see the module docs); this thread's own
+            // loads end with its outermost pin, after which the queue runs.
+            let boxed = NonNull::from(Box::leak(Box::new(f.take().expect("taken once"))));
+            l.queue.borrow_mut().push((boxed.cast(), run_boxed::<F>));
+        } else {
+            l.unflushed.set(l.unflushed.get() + 1);
+        }
+    });
+    if let Some(f) = f {
+        // SAFETY: forwarded from the caller.
+        unsafe { guard.defer_unchecked(f) };
+    }
 }
 
-/// Defers giving up one reference to `ptr` until no thread pinned now can still read it.
+/// Defers giving up one reference to `ptr` until no thread pinned now can still read it; if
+/// this thread is alone, that is as soon as it unpins (see the module docs).
 ///
 /// # Safety
 /// `ptr` carries a reference owned by the caller, which the caller has made unreachable from
@@ -307,10 +571,14 @@ pub unsafe fn defer_release<H: Handle>(guard: &Guard, ptr: NonNull<()>) {
     if !H::needs_release(ptr) {
         return;
     }
-    // SAFETY: the closure only releases `ptr`, which nothing reachable points to any more; the
-    // epoch runs it after every guard that could have loaded `ptr` is dropped. Running it on
-    // another thread is allowed by `Handle`'s contract.
-    unsafe { defer(guard, move || H::release(ptr)) };
+    // SAFETY: `H::release_unpinned` gives up the reference the caller hands over, on any
+    // thread (`Handle`'s contract), and `retire` runs it unpinned (from the queue) or hands it to
+    // the epoch, whose closure runs inside a pin, with `H::release`, which may run there;
+    // `guard` is this thread's.
+    if LOCAL.try_with(|l| unsafe { l.retire(guard, ptr, H::release_unpinned, H::release) }).is_err() {
+        // SAFETY: as in `Local::retire`'s epoch path.
+        unsafe { guard.defer_unchecked(move || H::release(ptr)) };
+    }
 }
 
 #[cfg(all(test, not(loom)))]

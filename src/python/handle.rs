@@ -8,8 +8,9 @@
 //! interpreter (every binding method runs attached), with no engine invariant open.
 //!
 //! Only threads attached to the interpreter pin our collector (every binding method runs
-//! attached), so the queue is always drained by a thread that may decref. Pointers still queued
-//! when a thread exits are leaked rather than released while detached.
+//! attached), so the queue is always drained by a thread that may decref. Releases that reach a
+//! thread whose queue is gone (it is exiting, detached) become orphans, which the next thread
+//! to leave a binding call runs, attached.
 
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
@@ -70,7 +71,8 @@ impl Drop for PyHandle {
     fn drop(&mut self) {
         // Dropping a handle we still own (an error path): queue it like any release, so the
         // decref happens attached and outside engine operations.
-        // SAFETY: we own one reference; `py_decref` releases it once, later, on this thread.
+        // SAFETY: we own one reference; `py_decref` releases it once, later, on a thread that
+        // pins our collector, so an attached one.
         unsafe { reclaim::queue_release(self.0.cast(), py_decref) };
     }
 }
@@ -103,8 +105,14 @@ unsafe impl Handle for PyHandle {
 
     unsafe fn release(ptr: NonNull<()>) {
         // SAFETY: the caller hands over one reference; `py_decref` releases it once, later,
-        // on this thread (which is attached: only attached threads pin our collector).
+        // on a thread that pins our collector (attached: only attached threads do).
         unsafe { reclaim::queue_release(ptr, py_decref) };
+    }
+
+    unsafe fn release_unpinned(ptr: NonNull<()>) {
+        // SAFETY: the caller hands over one reference at a safe point (unpinned, on a thread
+        // that pins our collector, so attached): decref now.
+        unsafe { py_decref(ptr) };
     }
 }
 
