@@ -21,7 +21,7 @@ use std::ptr::NonNull;
 use crossbeam_epoch::Guard;
 
 use super::table::{
-    key_ptr, slot_entry, slot_for, slot_tag, tags_match, value_ptr, KeyHash, Table, EMPTY, FROZEN, MOVED, PENDING,
+    key_ptr, slot_entry, slot_for, slot_tag, tags_match, value_ptr, KeyHash, Table, DEAD, EMPTY, FROZEN, MOVED, PENDING,
     TOMBSTONE, UNSET,
 };
 use super::raw::RawDict;
@@ -320,6 +320,12 @@ fn probe_run<K: Handle, V: Handle, E>(
         if slot == EMPTY {
             return Ok(Some(Probe::At(Found { pos: first + i, slot })));
         }
+        // A retired slot holds no key. Its word's tag bits are not a tag (they would match any
+        // hash tag): counting it as a tag match would let delete churn alone turn fingerprint
+        // mode on for good.
+        if slot == DEAD {
+            continue;
+        }
         // A slot whose tag rules the key out is passed without reading its entry.
         if !tags_match(slot_tag(slot), tag) {
             continue;
@@ -362,3 +368,7 @@ enum Lost<V> {
     /// The slot changed (to this word) or the generation froze (the word has FROZEN).
     Slot(V, u64),
 }
+
+#[cfg(test)]
+#[path = "modify_tests.rs"]
+mod tests;
