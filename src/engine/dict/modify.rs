@@ -21,7 +21,7 @@ use std::ptr::NonNull;
 use crossbeam_epoch::Guard;
 
 use super::table::{
-    key_ptr, slot_entry, slot_for, slot_tag, tags_match, value_ptr, KeyHash, Table, DEAD, EMPTY, FROZEN, MOVED, PENDING,
+    key_ptr, slot_entry, slot_for, slot_tag, tags_match, value_ptr, CapacityError, KeyHash, Table, DEAD, EMPTY, FROZEN, MOVED, PENDING,
     TOMBSTONE, UNSET,
 };
 use super::raw::RawDict;
@@ -69,7 +69,7 @@ struct Found {
 impl<K: Handle, V: Handle> RawDict<K, V> {
     /// The write primitive; see [`AtomicDict::modify`](super::AtomicDict::modify). `decide`
     /// sees the current value lent for the call (alive while `guard` is held).
-    pub(super) fn modify<E>(
+    pub(super) fn modify<E: From<CapacityError>>(
         &self,
         guard: &Guard,
         key_hash: KeyHash,
@@ -89,7 +89,7 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
                     continue 'generation;
                 }
                 Probe::Full => {
-                    t = self.grow(t, guard);
+                    t = self.grow(t, guard)?;
                     continue 'generation;
                 }
             };
@@ -163,7 +163,9 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
                             Ok(()) => return Ok(Outcome::Inserted),
                             Err(Lost::Full(value)) => {
                                 spare = Some(value);
-                                t = self.grow(t, guard);
+                                // Out of memory: the error goes back with nothing of this
+                                // write in the map (the reservation past the end is no entry).
+                                t = self.grow(t, guard)?;
                                 continue 'generation;
                             }
                             Err(Lost::Slot(value, now)) => {
