@@ -365,8 +365,8 @@ impl<K: Handle, V: Handle> Job<K, V> {
     /// it expects may be a retired one, and an EMPTY slot it claimed would be a second slot for
     /// the entry, or (probing on from it for the next key of the same hash) for a live one.
     fn chunk_copied(&self, chunk: usize) -> bool {
-        // Acquire: pairs with the Release in `Phase::finish` (not needed for the answer itself;
-        // it keeps the claims below after the check).
+        // Acquire: pairs with the Release in `Phase::finish`. A helper that has synchronized
+        // with a post-publication write (see `claim_slot`) is guaranteed to see `true`.
         self.copy.done[chunk].load(Ordering::Acquire)
     }
 }
@@ -415,9 +415,13 @@ fn claim_slot<K: Handle, V: Handle>(
 ) -> usize {
     let mut i = from;
     for _ in 0..=new.mask {
-        // Relaxed: the new index is only read by helpers (who agree on its contents through
-        // the phase's done flags) until `published` is stored with Release.
-        let slot = new.index[i].load(Ordering::Relaxed);
+        // Acquire: pairs with the Release CAS of a writer that retired or re-pointed this slot
+        // after publication (`retire_slot`, `publish_new`). A helper that passes such a slot
+        // has seen a write made after publication, so `late()` then sees the chunk done (the
+        // done flag was stored before `published`, which that writer Acquired): it never
+        // claims an EMPTY slot further on. (Relaxed let a late helper read a DEAD slot and a
+        // stale done flag, and claim: the loom model of a late helper found it.)
+        let slot = new.index[i].load(Ordering::Acquire);
         if slot == want || slot & FROZEN != 0 {
             // Done, or we are a late helper: `new` was published (every chunk done) and is
             // already migrating onwards, so this copy is moot.
@@ -427,7 +431,9 @@ fn claim_slot<K: Handle, V: Handle>(
             if late() {
                 return i;
             }
-            // Relaxed (both): as above; on failure we re-read the slot.
+            // Relaxed (both): the new index is only read by helpers (who agree on its contents
+            // through the phase's done flags) until `published` is stored with Release; on
+            // failure we re-read the slot (with Acquire, above).
             match new.index[i].compare_exchange(EMPTY, want, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => {
                     debug_check_one_slot(new, home, i, key);
@@ -441,11 +447,11 @@ fn claim_slot<K: Handle, V: Handle>(
     i // unreachable: the new index always has room for every live entry
 }
 
-/// Debug builds: asserts that none of the (up to 64) slots before `claimed`, back to the key's
-/// `home`, points at an entry with the same key word `key` (one slot per key). Bounded so that
-/// a long run of keys of one hash stays linear in debug builds too.
+/// Debug builds (and loom models): asserts that none of the (up to 64) slots before `claimed`,
+/// back to the key's `home`, points at an entry with the same key word `key` (one slot per
+/// key). Bounded so that a long run of keys of one hash stays linear in debug builds too.
 fn debug_check_one_slot<K: Handle, V: Handle>(new: &Table<K, V>, home: usize, claimed: usize, key: usize) {
-    if !cfg!(debug_assertions) || key <= super::table::RETIRED_KEY {
+    if !(cfg!(debug_assertions) || cfg!(loom)) || key <= super::table::RETIRED_KEY {
         return;
     }
     let before = ((claimed.wrapping_sub(home)) & new.mask).min(64);
