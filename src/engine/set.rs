@@ -15,7 +15,7 @@
 
 use std::ptr::NonNull;
 
-use super::dict::{Action, AtomicDict, KeyHash, Outcome};
+use super::dict::{Action, AtomicDict, CapacityError, KeyHash, Outcome};
 use super::reclaim::Handle;
 
 /// A concurrent, insertion-ordered set of reference-counted keys: the dict with no values.
@@ -89,7 +89,7 @@ impl<K: Handle> AtomicDict<K, Present> {
 
     /// Adds the key (the set takes its own reference) unless an equal one is present. Returns
     /// whether this call added it: of racing callers for equal keys, exactly one gets `true`.
-    pub fn add<E>(&self, key_hash: KeyHash, key: &K, eq: impl FnMut(&K) -> Result<bool, E>) -> Result<bool, E> {
+    pub fn add<E: From<CapacityError>>(&self, key_hash: KeyHash, key: &K, eq: impl FnMut(&K) -> Result<bool, E>) -> Result<bool, E> {
         let outcome = self.modify(key_hash, key, eq, |current, _| {
             Ok(if current.is_some() { Action::Keep } else { Action::Set(Present) })
         })?;
@@ -98,14 +98,14 @@ impl<K: Handle> AtomicDict<K, Present> {
 
     /// Removes the key if present. Returns whether this call removed it: of racing callers,
     /// exactly one gets `true` for each time the key was present.
-    pub fn discard<E>(&self, key_hash: KeyHash, key: &K, eq: impl FnMut(&K) -> Result<bool, E>) -> Result<bool, E> {
+    pub fn discard<E: From<CapacityError>>(&self, key_hash: KeyHash, key: &K, eq: impl FnMut(&K) -> Result<bool, E>) -> Result<bool, E> {
         let outcome = self.modify(key_hash, key, eq, |_, _| Ok(Action::Remove))?;
         Ok(outcome == Outcome::Removed)
     }
 
     /// Removes the key if present, else adds it, in one linearizable step. Returns whether the
     /// key is present afterwards.
-    pub fn toggle<E>(&self, key_hash: KeyHash, key: &K, eq: impl FnMut(&K) -> Result<bool, E>) -> Result<bool, E> {
+    pub fn toggle<E: From<CapacityError>>(&self, key_hash: KeyHash, key: &K, eq: impl FnMut(&K) -> Result<bool, E>) -> Result<bool, E> {
         let outcome = self.modify(key_hash, key, eq, |current, _| {
             Ok(if current.is_some() { Action::Remove } else { Action::Set(Present) })
         })?;

@@ -12,13 +12,14 @@
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyKeyError, PyMemoryError, PyOverflowError};
+use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::engine::dict::{Action, AtomicDict, CapacityError, KeyHash, Outcome};
+use crate::engine::dict::{Action, AtomicDict, KeyHash, Outcome};
+use crate::python::errors::{capacity_error, out_of_memory};
 use crate::python::dict_iter::{IterKind, PyDictIterator};
 use crate::python::gc::{release_dropped_table, traverse_table};
 use crate::python::handle::PyHandle;
@@ -79,11 +80,12 @@ fn not_found_default() -> Py<PyAny> {
     Python::attach(|py| not_found(py).clone().unbind())
 }
 
-fn capacity_error(err: CapacityError) -> PyErr {
-    match err {
-        CapacityError::Overflow => PyOverflowError::new_err("AtomicDict capacity too large"),
-        CapacityError::AllocFailed => PyMemoryError::new_err("cannot allocate AtomicDict capacity"),
-    }
+/// Pushes onto a buffer as long as the caller's input, raising MemoryError rather than
+/// aborting if it cannot grow.
+fn try_push<T>(buffer: &mut Vec<T>, item: T) -> PyResult<()> {
+    buffer.try_reserve(1).map_err(|_| out_of_memory())?;
+    buffer.push(item);
+    Ok(())
 }
 
 /// The compiled base of `lockless.AtomicDict`; use `lockless.AtomicDict`.
@@ -499,6 +501,7 @@ impl PyAtomicDict {
         for (n, pair) in pairs.try_iter()?.enumerate() {
             let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
             let hash = self.key_hash(&key)?;
+            by_hash.try_reserve(1).map_err(|_| out_of_memory())?;
             let candidates = by_hash.entry(hash.hash).or_default();
             let mut found = None;
             for &i in candidates.iter() {
@@ -511,8 +514,8 @@ impl PyAtomicDict {
                 Some(i) => groups[i].2 = r#fn.call1((&key, &groups[i].2, value))?,
                 None => {
                     let acc = r#fn.call1((&key, nf, value))?;
-                    candidates.push(groups.len());
-                    groups.push((hash, key, acc));
+                    try_push(candidates, groups.len())?;
+                    try_push(&mut groups, (hash, key, acc))?;
                 }
             }
             if n % 4096 == 4095 {
@@ -549,7 +552,7 @@ impl PyAtomicDict {
         let default = default.into_bound(py);
         let mut found = Vec::new();
         for key in keys.try_iter()? {
-            found.push(self.lookup(&key?)?.map_or_else(|| default.clone(), |v| v.into_bound(py)));
+            try_push(&mut found, self.lookup(&key?)?.map_or_else(|| default.clone(), |v| v.into_bound(py)))?;
         }
         PyList::new(py, found)
     }

@@ -23,7 +23,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyTuple};
 
-use crate::engine::dict::{AtomicDict, KeyHash};
+use crate::engine::dict::{AtomicDict, CapacityError, KeyHash};
+use crate::python::errors::capacity_error;
 use crate::engine::reclaim::Handle;
 use crate::python::handle::PyHandle;
 
@@ -71,6 +72,14 @@ pub(crate) enum Fail {
 impl From<PyErr> for Fail {
     fn from(err: PyErr) -> Self {
         Fail::Py(err)
+    }
+}
+
+/// A write that had to grow the map and could not allocate: MemoryError (or OverflowError for
+/// an impossible size), as dict raises, with the map unchanged.
+impl From<CapacityError> for Fail {
+    fn from(err: CapacityError) -> Self {
+        Fail::Py(capacity_error(err))
     }
 }
 

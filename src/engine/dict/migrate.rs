@@ -17,7 +17,8 @@
 //!    new generation (order kept, holes gone).
 //! 3. **Copy**: write each live entry to its position (the value with a CAS from `UNSET`, so a
 //!    late helper never overwrites a write made after publication) and claim a slot for it in
-//!    the new index. The new generation takes over the old one's references (no refcounting).
+//!    the new index. Before each claim a helper checks that its chunk is not marked done: a
+//!    late one must claim nothing (writers may have retired the slot it would look for). The new generation takes over the old one's references (no refcounting).
 //! 4. **Publish**: set the new generation's entry count and length, then `published = true`.
 //!    From then on writers work in the new generation; the map's root pointer is moved lazily.
 //!
@@ -316,6 +317,9 @@ impl<K: Handle, V: Handle> Job<K, V> {
         for i in self.range(chunk, old.cap()) {
             prefetch_home(old, new, i + PREFETCH_AHEAD);
             let Some(value) = old.live_value(i) else { continue };
+            if self.chunk_copied(chunk) {
+                return; // a late helper: see `chunk_copied`
+            }
             let from = &old.entries[i];
             let to = &new.entries[pos];
             // Relaxed (hash, both stores): the hash and key are visible to us through the Acquire
@@ -348,10 +352,29 @@ impl<K: Handle, V: Handle> Job<K, V> {
                 Some((h, at)) if h == home => (at + 1) & new.mask,
                 _ => home,
             };
-            last = Some((home, claim_slot(new, from, slot_for(pos, tag))));
+            let key = from_key(new, pos);
+            last = Some((home, claim_slot(new, (home, from), slot_for(pos, tag), key, || self.chunk_copied(chunk))));
             pos += 1;
         }
     }
+
+    /// Whether copy chunk `chunk` is marked done: every entry of it has its slot in the new
+    /// index, claimed by whoever finished it. A helper that finds this mid-chunk is late, and
+    /// must claim nothing more: once the next generation is published (which needs every chunk
+    /// done), writers retire and re-point its slots, so a slot this helper does not find where
+    /// it expects may be a retired one, and an EMPTY slot it claimed would be a second slot for
+    /// the entry, or (probing on from it for the next key of the same hash) for a live one.
+    fn chunk_copied(&self, chunk: usize) -> bool {
+        // Acquire: pairs with the Release in `Phase::finish`. A helper that has synchronized
+        // with a post-publication write (see `claim_slot`) is guaranteed to see `true`.
+        self.copy.done[chunk].load(Ordering::Acquire)
+    }
+}
+
+/// The key word of new entry `pos` (for the debug check of [`claim_slot`]).
+fn from_key<K: Handle, V: Handle>(new: &Table<K, V>, pos: usize) -> usize {
+    // Relaxed: a debug check's hint; the key was stored by this helper or one before it.
+    new.entries[pos].key.load(Ordering::Relaxed) as usize
 }
 
 /// How far ahead of the copy [`prefetch_home`] looks, in entries.
@@ -380,28 +403,66 @@ fn prefetch_home<K: Handle, V: Handle>(old: &Table<K, V>, new: &Table<K, V>, i: 
 }
 
 /// Sets a slot of `new`'s index to `want`, probing from slot `from` (idempotent: another helper
-/// may have done it). Returns the slot's position.
-fn claim_slot<K: Handle, V: Handle>(new: &Table<K, V>, from: usize, want: u64) -> usize {
+/// may have done it), unless `late()` says, before a claim, that the chunk is done. Returns the
+/// slot's position. In debug builds, checks that the key (key word `key`, home slot `home`) has
+/// no other slot: see [`debug_check_one_slot`].
+fn claim_slot<K: Handle, V: Handle>(
+    new: &Table<K, V>,
+    (home, from): (usize, usize),
+    want: u64,
+    key: usize,
+    late: impl Fn() -> bool,
+) -> usize {
     let mut i = from;
     for _ in 0..=new.mask {
-        // Relaxed: the new index is only read by helpers (who agree on its contents through
-        // the phase's done flags) until `published` is stored with Release.
-        let slot = new.index[i].load(Ordering::Relaxed);
+        // Acquire: pairs with the Release CAS of a writer that retired or re-pointed this slot
+        // after publication (`retire_slot`, `publish_new`). A helper that passes such a slot
+        // has seen a write made after publication, so `late()` then sees the chunk done (the
+        // done flag was stored before `published`, which that writer Acquired): it never
+        // claims an EMPTY slot further on. (Relaxed let a late helper read a DEAD slot and a
+        // stale done flag, and claim: the loom model of a late helper found it.)
+        let slot = new.index[i].load(Ordering::Acquire);
         if slot == want || slot & FROZEN != 0 {
             // Done, or we are a late helper: `new` was published (every chunk done) and is
             // already migrating onwards, so this copy is moot.
             return i;
         }
         if slot == EMPTY {
-            // Relaxed (both): as above; on failure we re-read the slot.
+            if late() {
+                return i;
+            }
+            // Relaxed (both): the new index is only read by helpers (who agree on its contents
+            // through the phase's done flags) until `published` is stored with Release; on
+            // failure we re-read the slot (with Acquire, above).
             match new.index[i].compare_exchange(EMPTY, want, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return i,
+                Ok(_) => {
+                    debug_check_one_slot(new, home, i, key);
+                    return i;
+                }
                 Err(_) => continue,
             }
         }
         i = (i + 1) & new.mask;
     }
     i // unreachable: the new index always has room for every live entry
+}
+
+/// Debug builds (and loom models): asserts that none of the (up to 64) slots before `claimed`,
+/// back to the key's `home`, points at an entry with the same key word `key` (one slot per
+/// key). Bounded so that a long run of keys of one hash stays linear in debug builds too.
+fn debug_check_one_slot<K: Handle, V: Handle>(new: &Table<K, V>, home: usize, claimed: usize, key: usize) {
+    if !(cfg!(debug_assertions) || cfg!(loom)) || key <= super::table::RETIRED_KEY {
+        return;
+    }
+    let before = ((claimed.wrapping_sub(home)) & new.mask).min(64);
+    for back in 1..=before {
+        let pos = claimed.wrapping_sub(back) & new.mask;
+        // Relaxed: a check; another helper's stores may not be visible yet (then a miss).
+        let Some(e) = slot_entry(new.index[pos].load(Ordering::Relaxed)) else { continue };
+        // Relaxed: as above.
+        let other = new.entries[e].key.load(Ordering::Relaxed) as usize;
+        assert!(other != key, "a second slot for one key: slots {pos} and {claimed}");
+    }
 }
 
 /// The job of a migrating generation.
@@ -473,6 +534,49 @@ mod tests {
         // The descheduled helper wakes up and copies its chunk.
         job_of(&old).unwrap().copy_entries(&old, 0);
         drop((old, map));
+        assert_each_key_released_once(&keys);
+    }
+
+    /// How many slots of `t`'s index point at each entry.
+    fn slots_per_entry(t: &crate::engine::dict::table::Table<Arc<u64>, Arc<u64>>) -> Vec<usize> {
+        let mut count = vec![0; t.cap()];
+        for slot in &t.index[..] {
+            // Relaxed: the test is alone with the map.
+            if let Some(e) = slot_entry(slot.load(Ordering::Relaxed)) {
+                count[e] += 1;
+            }
+        }
+        count
+    }
+
+    /// Regression (issue 11 item 7): a helper descheduled in the copy phase, copying after
+    /// publication, probed past the slot of an entry that a delete had meanwhile retired and
+    /// claimed a fresh EMPTY slot for it; the next entry of the same hash then probed on from
+    /// there, past its own slot, and got a second one while live.
+    #[test]
+    fn late_copy_after_publication_claims_no_slot_for_a_retired_or_live_entry() {
+        let map = Map::new();
+        let keys: Vec<Arc<u64>> = (0..2).map(Arc::new).collect();
+        // Both keys of one hash: one probe run, the second key's slot right after the first's.
+        for k in &keys {
+            map.insert(KeyHash::new(7), k, eq(**k), Arc::new(0)).unwrap();
+        }
+        let old = map.hold_current();
+        map.reserve(1000).unwrap();
+        assert!(old.mig.is_published());
+        map.remove(KeyHash::new(7), &keys[0], eq(0)).unwrap();
+        let new = map.hold_current();
+        let before = slots_per_entry(&new);
+        assert_eq!(&before[..2], &[0, 1], "key 0's slot retired, key 1's in place");
+        // The descheduled helper wakes up and copies its chunk.
+        job_of(&old).unwrap().copy_entries(&old, 0);
+        assert_eq!(&slots_per_entry(&new)[..2], &before[..2], "the late copy claimed slots");
+        // Key 1 is found, deleted once, and gone.
+        assert!(map.get(KeyHash::new(7), eq(1)).unwrap().is_some());
+        assert!(map.remove(KeyHash::new(7), &keys[1], eq(1)).unwrap().is_some());
+        assert!(map.get(KeyHash::new(7), eq(1)).unwrap().is_none());
+        assert_eq!(map.len(), 0);
+        drop((old, new, map));
         assert_each_key_released_once(&keys);
     }
 

@@ -93,9 +93,11 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     /// time.
     ///
     /// `key` is the caller's key, borrowed for the call; the map takes its own reference only
-    /// if it inserts. Errors from `eq` or `decide` are returned with the map unchanged.
+    /// if it inserts. Errors from `eq` or `decide` are returned with the map unchanged, and so
+    /// is a [`CapacityError`] (converted to `E`) when the map must grow and the allocator
+    /// refuses the new table: the map stays as it was, usable, without this write.
     /// Lock-free and linearizable: the successful CAS is the linearization point.
-    pub fn modify<E>(
+    pub fn modify<E: From<CapacityError>>(
         &self,
         key_hash: KeyHash,
         key: &K,

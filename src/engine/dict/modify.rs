@@ -21,7 +21,7 @@ use std::ptr::NonNull;
 use crossbeam_epoch::Guard;
 
 use super::table::{
-    key_ptr, slot_entry, slot_for, slot_tag, tags_match, value_ptr, KeyHash, Table, EMPTY, FROZEN, MOVED, PENDING,
+    key_ptr, slot_entry, slot_for, slot_tag, tags_match, value_ptr, CapacityError, KeyHash, Table, DEAD, EMPTY, FROZEN, MOVED, PENDING,
     TOMBSTONE, UNSET,
 };
 use super::raw::RawDict;
@@ -69,7 +69,7 @@ struct Found {
 impl<K: Handle, V: Handle> RawDict<K, V> {
     /// The write primitive; see [`AtomicDict::modify`](super::AtomicDict::modify). `decide`
     /// sees the current value lent for the call (alive while `guard` is held).
-    pub(super) fn modify<E>(
+    pub(super) fn modify<E: From<CapacityError>>(
         &self,
         guard: &Guard,
         key_hash: KeyHash,
@@ -89,7 +89,7 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
                     continue 'generation;
                 }
                 Probe::Full => {
-                    t = self.grow(t, guard);
+                    t = self.grow(t, guard)?;
                     continue 'generation;
                 }
             };
@@ -163,7 +163,9 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
                             Ok(()) => return Ok(Outcome::Inserted),
                             Err(Lost::Full(value)) => {
                                 spare = Some(value);
-                                t = self.grow(t, guard);
+                                // Out of memory: the error goes back with nothing of this
+                                // write in the map (the reservation past the end is no entry).
+                                t = self.grow(t, guard)?;
                                 continue 'generation;
                             }
                             Err(Lost::Slot(value, now)) => {
@@ -320,6 +322,12 @@ fn probe_run<K: Handle, V: Handle, E>(
         if slot == EMPTY {
             return Ok(Some(Probe::At(Found { pos: first + i, slot })));
         }
+        // A retired slot holds no key. Its word's tag bits are not a tag (they would match any
+        // hash tag): counting it as a tag match would let delete churn alone turn fingerprint
+        // mode on for good.
+        if slot == DEAD {
+            continue;
+        }
         // A slot whose tag rules the key out is passed without reading its entry.
         if !tags_match(slot_tag(slot), tag) {
             continue;
@@ -362,3 +370,7 @@ enum Lost<V> {
     /// The slot changed (to this word) or the generation froze (the word has FROZEN).
     Slot(V, u64),
 }
+
+#[cfg(test)]
+#[path = "modify_tests.rs"]
+mod tests;

@@ -2,16 +2,18 @@
 //!
 //! Every operation takes the key's hash, the caller's key (borrowed: the map takes its own
 //! reference only if it inserts), and `eq` (see [`AtomicDict::get`]). Values handed back are
-//! new references. All are lock-free and linearizable; closures may run more than once.
+//! new references. All are lock-free and linearizable; closures may run more than once. Each
+//! may have to grow the map, so each takes an error type that a [`CapacityError`] converts to:
+//! out of memory is an error returned with the map unchanged, never an abort.
 
 use std::ptr::NonNull;
 
-use super::{Action, AtomicDict, KeyHash};
+use super::{Action, AtomicDict, CapacityError, KeyHash};
 use crate::engine::reclaim::Handle;
 
 impl<K: Handle, V: Handle> AtomicDict<K, V> {
     /// Stores `value`; returns the previous value, if any.
-    pub fn insert<E>(
+    pub fn insert<E: From<CapacityError>>(
         &self,
         hash: KeyHash,
         key: &K,
@@ -29,7 +31,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
 
     /// Stores `value` only if the key is absent. Returns `None` if it inserted, else the
     /// value already present (and `value` is dropped).
-    pub fn insert_if_absent<E>(
+    pub fn insert_if_absent<E: From<CapacityError>>(
         &self,
         hash: KeyHash,
         key: &K,
@@ -49,7 +51,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     }
 
     /// Deletes the key; returns its value, if it was present.
-    pub fn remove<E>(&self, hash: KeyHash, key: &K, eq: impl FnMut(&K) -> Result<bool, E>) -> Result<Option<V>, E> {
+    pub fn remove<E: From<CapacityError>>(&self, hash: KeyHash, key: &K, eq: impl FnMut(&K) -> Result<bool, E>) -> Result<Option<V>, E> {
         let mut previous = None;
         self.modify(hash, key, eq, |current, _| {
             previous = current.map(Handle::clone_ref);
@@ -62,7 +64,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     /// never dereferenced; `None`: the key is absent), stores `desired` (`None`: deletes).
     /// Returns the value found (`None`: absent), whether or not it swapped; it swapped exactly
     /// when that is `expected`.
-    pub fn compare_and_exchange<E>(
+    pub fn compare_and_exchange<E: From<CapacityError>>(
         &self,
         hash: KeyHash,
         key: &K,
@@ -89,7 +91,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     }
 
     /// [`AtomicDict::compare_and_exchange`] that only says whether it swapped.
-    pub fn compare_and_set<E>(
+    pub fn compare_and_set<E: From<CapacityError>>(
         &self,
         hash: KeyHash,
         key: &K,
@@ -102,7 +104,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     }
 
     /// Stores `value` only if the key is present; returns the value it replaced.
-    pub fn replace_if_present<E>(
+    pub fn replace_if_present<E: From<CapacityError>>(
         &self,
         hash: KeyHash,
         key: &K,
@@ -126,7 +128,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
 
     /// Sets the key to `f(current)` (`None`: absent / delete), retrying `f` on conflict.
     /// Returns the value stored (`None` if `f` deleted or kept the key absent).
-    pub fn compute<E>(
+    pub fn compute<E: From<CapacityError>>(
         &self,
         hash: KeyHash,
         key: &K,

@@ -244,19 +244,28 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
     }
 
     /// Starts (or helps) a migration of the full generation `t`; returns the next generation.
-    pub(super) fn grow<'g>(&self, t: &'g Table<K, V>, guard: &'g Guard) -> &'g Table<K, V> {
+    ///
+    /// Fallible: if the next generation (or the migration's bookkeeping) cannot be allocated,
+    /// nothing is started and the error comes back to the writer, whose operation then fails
+    /// with the map unchanged (`t` stays the current generation, full but whole). Allocation
+    /// happens before the job is installed, so no other thread ever depends on it.
+    pub(super) fn grow<'g>(&self, t: &'g Table<K, V>, guard: &'g Guard) -> Result<&'g Table<K, V>, CapacityError> {
         if migrate::job_of(t).is_none() {
             let want = next_capacity(t.cap(), t.len());
-            // Growth has no caller to return an error to: out of memory aborts, as with `Vec`.
             let started = Table::with_entries(want, Origin::Copied, t.migrations + 1)
                 .and_then(|next| migrate::start(t, next));
-            if started.is_err() {
-                std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u64; 2]>());
+            // Out of memory, unless another thread started a migration meanwhile: then help
+            // that one, which needs nothing more allocated.
+            if let Err(err) = started {
+                if migrate::job_of(t).is_none() {
+                    return Err(err);
+                }
+                migrate::help(t);
             }
         } else {
             migrate::help(t);
         }
-        self.advance(t, guard)
+        Ok(self.advance(t, guard))
     }
 
     /// Helps the migration `t` is under (a frozen slot or value was met); returns the next

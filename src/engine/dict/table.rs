@@ -215,6 +215,12 @@ impl std::fmt::Display for CapacityError {
 
 impl std::error::Error for CapacityError {}
 
+/// For callers whose own errors carry nothing (`eq` closures that cannot fail, tests): a write
+/// that could not grow the map fails with `()` too.
+impl From<CapacityError> for () {
+    fn from(_: CapacityError) -> Self {}
+}
+
 /// One generation. Shared through `Arc` (the map's root, iterators, and the previous
 /// generation's `next` each hold one) and retired through the epoch.
 pub(super) struct Table<K: Handle, V: Handle> {
@@ -447,6 +453,10 @@ pub(super) unsafe fn zeroed_slice<T>(n: usize, init: impl Fn() -> T) -> Result<B
         return Ok((0..n).map(|_| init()).collect());
     }
     let layout = Layout::array::<T>(n).map_err(|_| CapacityError::Overflow)?;
+    #[cfg(test)]
+    if layout.size() > test_alloc_limit::get() {
+        return Err(CapacityError::AllocFailed);
+    }
     // SAFETY: the layout has non-zero size (checked above).
     let ptr = unsafe { alloc_zeroed(layout) }.cast::<T>();
     if ptr.is_null() {
@@ -477,4 +487,29 @@ fn stripe_count() -> usize {
 /// An `Arc<Table>` kept as a raw pointer in an atomic slot.
 pub(super) fn into_raw<K: Handle, V: Handle>(t: Arc<Table<K, V>>) -> *mut Table<K, V> {
     Arc::into_raw(t).cast_mut()
+}
+
+/// Fault injection for the engine's tests: on this thread, [`zeroed_slice`] refuses any
+/// allocation larger than the limit, as an allocator out of memory would.
+#[cfg(test)]
+pub(super) mod test_alloc_limit {
+    use std::cell::Cell;
+
+    thread_local!(static LIMIT: Cell<usize> = const { Cell::new(usize::MAX) });
+
+    pub fn get() -> usize {
+        LIMIT.with(Cell::get)
+    }
+
+    /// Refuses allocations over `bytes` on this thread until the guard is dropped.
+    pub fn set(bytes: usize) -> impl Drop {
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                LIMIT.with(|l| l.set(usize::MAX));
+            }
+        }
+        LIMIT.with(|l| l.set(bytes));
+        Reset
+    }
 }
