@@ -246,7 +246,8 @@ impl PyAtomicDict {
     }
 
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.lookup(key)?.is_some())
+        let hash = self.key_hash(key)?;
+        keyed(&self.map, key, hash, |k| self.map.contains_key(hash, eq_for(key, k)))
     }
 
     fn __getitem__<'py>(slf: &Bound<'py, Self>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {

@@ -34,13 +34,67 @@ use crate::python::handle::PyHandle;
 /// of comparing each one (see `KeyHash`). Other types, floats equal to ints included, are tagged
 /// by their hash, and tags of the two kinds always match.
 pub(crate) fn hash_of(key: &Bound<'_, PyAny>, fingerprint: bool) -> PyResult<KeyHash> {
-    let hash = key.hash()? as u64;
+    Ok(tagged(key, key.hash()? as u64, fingerprint))
+}
+
+/// `key`'s [`KeyHash`] from its Python hash `hash`: see [`hash_of`].
+fn tagged(key: &Bound<'_, PyAny>, hash: u64, fingerprint: bool) -> KeyHash {
     if fingerprint && key.is_exact_instance_of::<PyInt>() {
         if let Some(low) = low_bits(key) {
-            return Ok(KeyHash::with_fingerprint(hash, low));
+            return KeyHash::with_fingerprint(hash, low);
         }
     }
-    Ok(KeyHash::new(hash))
+    KeyHash::new(hash)
+}
+
+/// [`key_hash`] for an exact `str` or `int`, whose hash runs no Python code and cannot fail (a
+/// str's is read from the object once computed, as dict reads it); `None` for every other
+/// type. With [`builtin_eq_for`], the bindings' fast paths: an operation on such a key that
+/// meets no stored key of another type runs no Python code at all.
+#[inline]
+pub(crate) fn builtin_key_hash<V: Handle>(map: &AtomicDict<PyHandle, V>, key: &Bound<'_, PyAny>) -> Option<KeyHash> {
+    let obj = key.as_ptr();
+    // SAFETY: `obj` is a live object; an exact str is laid out as a PyASCIIObject, whose hash
+    // field free-threaded CPython writes once with a relaxed atomic store (-1 until computed);
+    // `PyObject_Hash` of an exact str or int runs only C code.
+    let hash = unsafe {
+        if ffi::PyUnicode_CheckExact(obj) != 0 {
+            let field = std::ptr::addr_of_mut!((*obj.cast::<ffi::PyASCIIObject>()).hash);
+            match std::sync::atomic::AtomicIsize::from_ptr(field).load(std::sync::atomic::Ordering::Relaxed) {
+                -1 => ffi::PyObject_Hash(obj),
+                cached => cached,
+            }
+        } else if ffi::PyLong_CheckExact(obj) != 0 {
+            ffi::PyObject_Hash(obj)
+        } else {
+            return None;
+        }
+    };
+    if hash == -1 {
+        // Not for a str or an int; should it happen, leave the key to the general path.
+        // SAFETY: attached; clears the error the failed call set.
+        unsafe { ffi::PyErr_Clear() };
+        return None;
+    }
+    Some(tagged(key, hash as u64, map.wants_fingerprints()))
+}
+
+/// Why a fast path gave up: deciding needs Python code (a stored key of a type other than the
+/// builtin key types). The map is unchanged; the caller runs the general path.
+pub(crate) struct NeedsPython;
+
+/// The equality closure of a fast path (see [`builtin_key_hash`]): identity, then the builtin
+/// comparison; [`NeedsPython`] where `__eq__` would have to decide.
+#[inline]
+pub(crate) fn builtin_eq_for<'a, 'py>(
+    key: &'a Bound<'py, PyAny>,
+) -> impl FnMut(&PyHandle) -> Result<bool, NeedsPython> + 'a {
+    move |stored| {
+        if stored.as_ptr().as_ptr().cast::<ffi::PyObject>() == key.as_ptr() {
+            return Ok(true);
+        }
+        builtin_eq(&stored.bind(key.py()), key).ok_or(NeedsPython)
+    }
 }
 
 /// The low 64 bits of an exact int (two's complement), or `None` if they cannot be had.
@@ -197,17 +251,20 @@ pub(crate) fn keyed<V: Handle, R>(
 
 /// Equality of two objects of the exact builtin key types, decided without user code; `None`
 /// if either is of another type (then `__eq__` decides).
+#[inline]
 fn builtin_eq(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> Option<bool> {
+    let strs = a.is_exact_instance_of::<PyString>() && b.is_exact_instance_of::<PyString>();
+    if strs {
+        // SAFETY: both are live exact strs.
+        return Some(unsafe { str_eq(a.as_ptr(), b.as_ptr()) });
+    }
     let ints = a.is_exact_instance_of::<PyInt>() && b.is_exact_instance_of::<PyInt>();
     if ints {
         if let (Some(x), Some(y)) = (small_int(a), small_int(b)) {
             return Some(x == y);
         }
     }
-    if ints
-        || a.is_exact_instance_of::<PyString>() && b.is_exact_instance_of::<PyString>()
-        || a.is_exact_instance_of::<PyBytes>() && b.is_exact_instance_of::<PyBytes>()
-    {
+    if ints || a.is_exact_instance_of::<PyBytes>() && b.is_exact_instance_of::<PyBytes>() {
         // SAFETY: both are live objects. The builtin comparison of two exact str/int/bytes runs
         // only C code and does not fail; should it (-1), clear the error and let `==` decide.
         return match unsafe { ffi::PyObject_RichCompareBool(a.as_ptr(), b.as_ptr(), ffi::Py_EQ) } {
@@ -231,6 +288,32 @@ fn builtin_eq(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> Option<bool> {
         equal &= builtin_eq(&x, &y)?;
     }
     Some(equal)
+}
+
+/// Equality of two exact strs as CPython's `unicode_eq` decides it (dict's str lookup): equal
+/// lengths, equal kinds (a str is always stored in the narrowest kind that holds its
+/// characters, so equal strs have equal kinds), equal bytes. About 20 instructions where
+/// `PyObject_RichCompareBool` takes 190 (its dispatch, a bool object); the caller compared the
+/// hashes already.
+///
+/// # Safety
+/// `a` and `b` are live exact strs.
+#[inline]
+unsafe fn str_eq(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> bool {
+    // SAFETY: both are live strs, immutable once shared, so length, kind and data are stable.
+    unsafe {
+        let len = ffi::PyUnicode_GET_LENGTH(a);
+        if len != ffi::PyUnicode_GET_LENGTH(b) {
+            return false;
+        }
+        let kind = ffi::PyUnicode_KIND(a);
+        if kind != ffi::PyUnicode_KIND(b) {
+            return false;
+        }
+        let bytes = len as usize * kind as usize;
+        let (x, y) = (ffi::PyUnicode_DATA(a).cast::<u8>(), ffi::PyUnicode_DATA(b).cast::<u8>());
+        std::slice::from_raw_parts(x, bytes) == std::slice::from_raw_parts(y, bytes)
+    }
 }
 
 /// The value of an exact int that fits 64 bits. Two such ints compare by value at about half
