@@ -38,13 +38,23 @@ pub(crate) fn hash_of(key: &Bound<'_, PyAny>, fingerprint: bool) -> PyResult<Key
 }
 
 /// `key`'s [`KeyHash`] from its Python hash `hash`: see [`hash_of`].
+#[inline]
 fn tagged(key: &Bound<'_, PyAny>, hash: u64, fingerprint: bool) -> KeyHash {
     if fingerprint && key.is_exact_instance_of::<PyInt>() {
-        if let Some(low) = low_bits(key) {
-            return KeyHash::with_fingerprint(hash, low);
-        }
+        return fingerprinted(key, hash);
     }
     KeyHash::new(hash)
+}
+
+/// [`tagged`] for an exact int in a map that fingerprints: out of line, so that the common
+/// call inlines without this one's frame.
+#[cold]
+#[inline(never)]
+fn fingerprinted(int: &Bound<'_, PyAny>, hash: u64) -> KeyHash {
+    match low_bits(int) {
+        Some(low) => KeyHash::with_fingerprint(hash, low),
+        None => KeyHash::new(hash),
+    }
 }
 
 /// [`key_hash`] for an exact `str` or `int`, whose hash runs no Python code and cannot fail (a
@@ -258,6 +268,13 @@ fn builtin_eq(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> Option<bool> {
         // SAFETY: both are live exact strs.
         return Some(unsafe { str_eq(a.as_ptr(), b.as_ptr()) });
     }
+    builtin_eq_other(a, b)
+}
+
+/// [`builtin_eq`] of anything but two strs: out of line (it recurses into tuples), so that
+/// the str comparison inlines into the probe.
+#[inline(never)]
+fn builtin_eq_other(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> Option<bool> {
     let ints = a.is_exact_instance_of::<PyInt>() && b.is_exact_instance_of::<PyInt>();
     if ints {
         if let (Some(x), Some(y)) = (small_int(a), small_int(b)) {
@@ -311,8 +328,38 @@ unsafe fn str_eq(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> bool {
             return false;
         }
         let bytes = len as usize * kind as usize;
-        let (x, y) = (ffi::PyUnicode_DATA(a).cast::<u8>(), ffi::PyUnicode_DATA(b).cast::<u8>());
-        std::slice::from_raw_parts(x, bytes) == std::slice::from_raw_parts(y, bytes)
+        bytes_eq(ffi::PyUnicode_DATA(a).cast::<u8>(), ffi::PyUnicode_DATA(b).cast::<u8>(), bytes)
+    }
+}
+
+/// Whether the `n` bytes at `x` and at `y` are equal. Keys are mostly short: up to 32 bytes
+/// are compared a machine word at a time, inline, rather than by a call of `memcmp`.
+///
+/// # Safety
+/// `x` and `y` are each valid for reads of `n` bytes.
+#[inline]
+unsafe fn bytes_eq(x: *const u8, y: *const u8, n: usize) -> bool {
+    // SAFETY: every read below lies within the first `n` bytes of `x` and of `y` (overlapping
+    // reads of the last word cover a tail shorter than a word); unaligned reads are allowed.
+    unsafe {
+        let word = |p: *const u8, at: usize| p.add(at).cast::<u64>().read_unaligned();
+        let half = |p: *const u8, at: usize| p.add(at).cast::<u32>().read_unaligned();
+        match n {
+            0 => true,
+            1..=3 => (0..n).all(|i| *x.add(i) == *y.add(i)),
+            4..=7 => half(x, 0) == half(y, 0) && half(x, n - 4) == half(y, n - 4),
+            8..=32 => {
+                let mut at = 0;
+                while at + 8 < n {
+                    if word(x, at) != word(y, at) {
+                        return false;
+                    }
+                    at += 8;
+                }
+                word(x, n - 8) == word(y, n - 8)
+            }
+            _ => std::slice::from_raw_parts(x, n) == std::slice::from_raw_parts(y, n),
+        }
     }
 }
 
