@@ -263,8 +263,10 @@ pub(crate) fn keyed<V: Handle, R>(
 /// if either is of another type (then `__eq__` decides).
 #[inline]
 fn builtin_eq(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> Option<bool> {
-    let strs = a.is_exact_instance_of::<PyString>() && b.is_exact_instance_of::<PyString>();
-    if strs {
+    // Before 3.12 a str could be a legacy one, not yet "ready" (no kind, no data): those go to
+    // CPython's comparison in `builtin_eq_other`.
+    #[cfg(all(Py_3_12, not(Py_LIMITED_API)))]
+    if a.is_exact_instance_of::<PyString>() && b.is_exact_instance_of::<PyString>() {
         // SAFETY: both are live exact strs.
         return Some(unsafe { str_eq(a.as_ptr(), b.as_ptr()) });
     }
@@ -315,7 +317,10 @@ fn builtin_eq_other(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> Option<bool> 
             return Some(x == y);
         }
     }
-    if ints || a.is_exact_instance_of::<PyBytes>() && b.is_exact_instance_of::<PyBytes>() {
+    if ints
+        || a.is_exact_instance_of::<PyString>() && b.is_exact_instance_of::<PyString>()
+        || a.is_exact_instance_of::<PyBytes>() && b.is_exact_instance_of::<PyBytes>()
+    {
         // SAFETY: both are live objects. The builtin comparison of two exact str/int/bytes runs
         // only C code and does not fail; should it (-1), clear the error and let `==` decide.
         return match unsafe { ffi::PyObject_RichCompareBool(a.as_ptr(), b.as_ptr(), ffi::Py_EQ) } {
@@ -349,6 +354,7 @@ fn builtin_eq_other(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> Option<bool> 
 ///
 /// # Safety
 /// `a` and `b` are live exact strs.
+#[cfg(all(Py_3_12, not(Py_LIMITED_API)))]
 #[inline]
 unsafe fn str_eq(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> bool {
     // SAFETY: both are live strs, immutable once shared, so length, kind and data are stable.
@@ -357,13 +363,49 @@ unsafe fn str_eq(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> bool {
         if len != ffi::PyUnicode_GET_LENGTH(b) {
             return false;
         }
-        let kind = ffi::PyUnicode_KIND(a);
-        if kind != ffi::PyUnicode_KIND(b) {
-            return false;
-        }
-        let bytes = len as usize * kind as usize;
-        bytes_eq(ffi::PyUnicode_DATA(a).cast::<u8>(), ffi::PyUnicode_DATA(b).cast::<u8>(), bytes)
+        let ((kind, x), (kind_b, y)) = (kind_and_data(a), kind_and_data(b));
+        kind == kind_b && bytes_eq(x, y, len as usize * kind as usize)
     }
+}
+
+/// A str's kind (bytes per character) and its characters, as `PyUnicode_KIND` and
+/// `PyUnicode_DATA` give them, from one read of the state bits (PyO3's accessors decode the
+/// bitfield a bit at a time).
+///
+/// # Safety
+/// `s` is a live str.
+#[cfg(all(Py_3_12, not(Py_3_14), not(Py_LIMITED_API)))]
+#[inline]
+unsafe fn kind_and_data(s: *mut ffi::PyObject) -> (u32, *const u8) {
+    // `state`'s bits (Include/cpython/unicodeobject.h, 3.12 and 3.13): interned 0-1, kind 2-4,
+    // compact 5, ascii 6.
+    const COMPACT: u32 = 1 << 5;
+    const ASCII: u32 = 1 << 6;
+    let ascii = s.cast::<ffi::PyASCIIObject>();
+    // SAFETY: `s` is a str, so it starts with a PyASCIIObject; a compact one's characters follow
+    // the header (the shorter one for ASCII), a non-compact one's are behind its data pointer.
+    // Relaxed atomic: interning may set the interned bits of a shared str (never the others).
+    unsafe {
+        let state = std::sync::atomic::AtomicU32::from_ptr(std::ptr::addr_of_mut!((*ascii).state))
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let data = match state & (COMPACT | ASCII) {
+            both if both == COMPACT | ASCII => ascii.add(1).cast::<u8>(),
+            COMPACT => s.cast::<ffi::PyCompactUnicodeObject>().add(1).cast::<u8>(),
+            _ => (*s.cast::<ffi::PyUnicodeObject>()).data.any.cast::<u8>(),
+        };
+        ((state >> 2) & 7, data)
+    }
+}
+
+/// [`kind_and_data`] through CPython's functions (3.14 changed the state's layout).
+///
+/// # Safety
+/// `s` is a live str.
+#[cfg(all(Py_3_14, not(Py_LIMITED_API)))]
+#[inline]
+unsafe fn kind_and_data(s: *mut ffi::PyObject) -> (u32, *const u8) {
+    // SAFETY: `s` is a live str.
+    unsafe { (ffi::PyUnicode_KIND(s), ffi::PyUnicode_DATA(s).cast::<u8>().cast_const()) }
 }
 
 /// Whether the `n` bytes at `x` and at `y` are equal. Keys are mostly short: up to 32 bytes
@@ -371,6 +413,7 @@ unsafe fn str_eq(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> bool {
 ///
 /// # Safety
 /// `x` and `y` are each valid for reads of `n` bytes.
+#[cfg(all(Py_3_12, not(Py_LIMITED_API)))]
 #[inline]
 unsafe fn bytes_eq(x: *const u8, y: *const u8, n: usize) -> bool {
     // SAFETY: every read below lies within the first `n` bytes of `x` and of `y` (overlapping

@@ -193,7 +193,7 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
     }
 
     /// Probes for the key: its slot (holding its entry), or the empty slot where it would go.
-    #[inline]
+    #[inline(always)]
     fn find<E>(
         &self,
         t: &Table<K, V>,
