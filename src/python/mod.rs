@@ -45,6 +45,7 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fastcall::install::<atomic_counter::FastIncrement>(&py.get_type::<atomic_counter::PyAtomicCounter>())?;
     fastcall::install::<atomic_int::FastIncrementAndGet>(&py.get_type::<atomic_int::PyAtomicInt>())?;
     slots::install(&py.get_type::<dict::PyAtomicDict>())?;
+    fastcall::install::<dict::FastGet>(&py.get_type::<dict::PyAtomicDict>())?;
     fastcall::install::<dict::FastAdd>(&py.get_type::<dict::PyAtomicDict>())?;
     fastcall::install::<queue::FastPut>(&py.get_type::<queue::PyAtomicQueue>())?;
     fastcall::install::<queue::FastGet>(&py.get_type::<queue::PyAtomicQueue>())?;
