@@ -88,3 +88,18 @@ def test_set_add_in_every_form_adds_once_and_returns_none():
         s.add(1, 2)
     with pytest.raises(TypeError):
         s.add(key=1)
+
+
+def test_dict_get_in_every_form_returns_the_same():
+    m = AtomicDict({"a": 1, 5: "five"})
+    assert m.get("a") == 1 and m.get(int("5")) == "five"
+    assert m.get("zz") is None and m.get("zz", 7) == 7 and m.get("a", 7) == 1
+    assert m.get("zz", default=8) == 8 and m.get(key="a") == 1
+    assert AtomicDict.get(m, "a") == 1
+    with pytest.raises(TypeError):
+        m.get()
+    with pytest.raises(TypeError):
+        m.get("a", 1, 2)
+    with pytest.raises(TypeError, match="unhashable"):
+        m.get([])
+    assert str(inspect.signature(AtomicDict.get)) == "(self, /, key, default=None)"

@@ -40,6 +40,13 @@ impl PyHandle {
         unsafe { Bound::from_owned_ptr(py, ptr) }
     }
 
+    /// Converts into a raw owned pointer, handing over the strong reference (a slot's return).
+    pub(crate) fn into_ptr(self) -> *mut ffi::PyObject {
+        let ptr = self.0.as_ptr();
+        std::mem::forget(self);
+        ptr
+    }
+
     /// `obj` in the shape of a handle, without a reference of its own: for passing a caller's
     /// key or value to the engine by `&PyHandle` (the engine takes a reference with
     /// `clone_ref` only if it keeps the object).

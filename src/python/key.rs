@@ -35,13 +35,77 @@ use crate::python::handle::PyHandle;
 /// of comparing each one (see `KeyHash`). Other types, floats equal to ints included, are tagged
 /// by their hash, and tags of the two kinds always match.
 pub(crate) fn hash_of(key: &Bound<'_, PyAny>, fingerprint: bool) -> PyResult<KeyHash> {
-    let hash = key.hash()? as u64;
+    Ok(tagged(key, key.hash()? as u64, fingerprint))
+}
+
+/// `key`'s [`KeyHash`] from its Python hash `hash`: see [`hash_of`].
+#[inline]
+fn tagged(key: &Bound<'_, PyAny>, hash: u64, fingerprint: bool) -> KeyHash {
     if fingerprint && key.is_exact_instance_of::<PyInt>() {
-        if let Some(low) = low_bits(key) {
-            return Ok(KeyHash::with_fingerprint(hash, low));
-        }
+        return fingerprinted(key, hash);
     }
-    Ok(KeyHash::new(hash))
+    KeyHash::new(hash)
+}
+
+/// [`tagged`] for an exact int in a map that fingerprints: out of line, so that the common
+/// call inlines without this one's frame.
+#[cold]
+#[inline(never)]
+fn fingerprinted(int: &Bound<'_, PyAny>, hash: u64) -> KeyHash {
+    match low_bits(int) {
+        Some(low) => KeyHash::with_fingerprint(hash, low),
+        None => KeyHash::new(hash),
+    }
+}
+
+/// [`key_hash`] for an exact `str` or `int`, whose hash runs no Python code and cannot fail (a
+/// str's is read from the object once computed, as dict reads it); `None` for every other
+/// type. With [`builtin_eq_for`], the bindings' fast paths: an operation on such a key that
+/// meets no stored key of another type runs no Python code at all.
+#[inline]
+pub(crate) fn builtin_key_hash<V: Handle>(map: &AtomicDict<PyHandle, V>, key: &Bound<'_, PyAny>) -> Option<KeyHash> {
+    let obj = key.as_ptr();
+    // SAFETY: `obj` is a live object; an exact str is laid out as a PyASCIIObject, whose hash
+    // field free-threaded CPython writes once with a relaxed atomic store (-1 until computed);
+    // `PyObject_Hash` of an exact str or int runs only C code.
+    let hash = unsafe {
+        if ffi::PyUnicode_CheckExact(obj) != 0 {
+            let field = std::ptr::addr_of_mut!((*obj.cast::<ffi::PyASCIIObject>()).hash);
+            match std::sync::atomic::AtomicIsize::from_ptr(field).load(std::sync::atomic::Ordering::Relaxed) {
+                -1 => ffi::PyObject_Hash(obj),
+                cached => cached,
+            }
+        } else if ffi::PyLong_CheckExact(obj) != 0 {
+            ffi::PyObject_Hash(obj)
+        } else {
+            return None;
+        }
+    };
+    if hash == -1 {
+        // Not for a str or an int; should it happen, leave the key to the general path.
+        // SAFETY: attached; clears the error the failed call set.
+        unsafe { ffi::PyErr_Clear() };
+        return None;
+    }
+    Some(tagged(key, hash as u64, map.wants_fingerprints()))
+}
+
+/// Why a fast path gave up: deciding needs Python code (a stored key of a type other than the
+/// builtin key types). The map is unchanged; the caller runs the general path.
+pub(crate) struct NeedsPython;
+
+/// The equality closure of a fast path (see [`builtin_key_hash`]): identity, then the builtin
+/// comparison; [`NeedsPython`] where `__eq__` would have to decide.
+#[inline]
+pub(crate) fn builtin_eq_for<'a, 'py>(
+    key: &'a Bound<'py, PyAny>,
+) -> impl FnMut(&PyHandle) -> Result<bool, NeedsPython> + 'a {
+    move |stored| {
+        if stored.as_ptr().as_ptr().cast::<ffi::PyObject>() == key.as_ptr() {
+            return Ok(true);
+        }
+        builtin_eq(&stored.bind(key.py()), key).ok_or(NeedsPython)
+    }
 }
 
 /// The low 64 bits of an exact int (two's complement), or `None` if they cannot be had.
@@ -206,7 +270,56 @@ pub(crate) fn keyed<V: Handle, R>(
 
 /// Equality of two objects of the exact builtin key types, decided without user code; `None`
 /// if either is of another type (then `__eq__` decides).
+#[inline]
 fn builtin_eq(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> Option<bool> {
+    // Before 3.12 a str could be a legacy one, not yet "ready" (no kind, no data): those go to
+    // CPython's comparison in `builtin_eq_other`.
+    #[cfg(all(Py_3_12, not(Py_LIMITED_API)))]
+    if a.is_exact_instance_of::<PyString>() && b.is_exact_instance_of::<PyString>() {
+        // SAFETY: both are live exact strs.
+        return Some(unsafe { str_eq(a.as_ptr(), b.as_ptr()) });
+    }
+    #[cfg(all(Py_3_12, not(Py_LIMITED_API)))]
+    if a.is_exact_instance_of::<PyInt>() && b.is_exact_instance_of::<PyInt>() {
+        // SAFETY: both are live exact ints.
+        if let (Some(x), Some(y)) = unsafe { (compact_int(a.as_ptr()), compact_int(b.as_ptr())) } {
+            return Some(x == y);
+        }
+    }
+    builtin_eq_other(a, b)
+}
+
+/// The value of an exact int held in CPython's compact form (3.12 and later: at most one
+/// 30-bit digit, the common key), read inline as `PyUnstable_Long_CompactValue` does (a static
+/// inline function in CPython's headers, so not something we can call); `None` for a larger
+/// int. About 5 instructions where `PyLong_AsLongLongAndOverflow` takes 40.
+///
+/// # Safety
+/// `int` is a live exact int.
+#[cfg(all(Py_3_12, not(Py_LIMITED_API)))]
+#[inline]
+unsafe fn compact_int(int: *mut ffi::PyObject) -> Option<i64> {
+    /// `PyLongObject`'s layout (`Include/cpython/longintrepr.h`, 3.12 to 3.14): the header,
+    /// `lv_tag` (digit count << 3 | sign: 0 positive, 1 zero, 2 negative), the digits.
+    #[repr(C)]
+    struct CompactLong {
+        ob_base: ffi::PyObject,
+        lv_tag: usize,
+        digit: u32,
+    }
+    // SAFETY: an int object starts with this layout and has at least one digit; ints are
+    // immutable.
+    let (tag, digit) = unsafe {
+        let long = int.cast::<CompactLong>();
+        ((*long).lv_tag, (*long).digit)
+    };
+    (tag < (2 << 3)).then(|| (1 - (tag & 3) as i64) * i64::from(digit))
+}
+
+/// [`builtin_eq`] of anything but two strs: out of line (it recurses into tuples), so that
+/// the str comparison inlines into the probe.
+#[inline(never)]
+fn builtin_eq_other(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> Option<bool> {
     let ints = a.is_exact_instance_of::<PyInt>() && b.is_exact_instance_of::<PyInt>();
     if ints {
         if let (Some(x), Some(y)) = (small_int(a), small_int(b)) {
@@ -240,6 +353,100 @@ fn builtin_eq(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> Option<bool> {
         equal &= builtin_eq(&x, &y)?;
     }
     Some(equal)
+}
+
+/// Equality of two exact strs as CPython's `unicode_eq` decides it (dict's str lookup): equal
+/// lengths, equal kinds (a str is always stored in the narrowest kind that holds its
+/// characters, so equal strs have equal kinds), equal bytes. About 20 instructions where
+/// `PyObject_RichCompareBool` takes 190 (its dispatch, a bool object); the caller compared the
+/// hashes already.
+///
+/// # Safety
+/// `a` and `b` are live exact strs.
+#[cfg(all(Py_3_12, not(Py_LIMITED_API)))]
+#[inline]
+unsafe fn str_eq(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> bool {
+    // SAFETY: both are live strs, immutable once shared, so length, kind and data are stable.
+    unsafe {
+        let len = ffi::PyUnicode_GET_LENGTH(a);
+        if len != ffi::PyUnicode_GET_LENGTH(b) {
+            return false;
+        }
+        let ((kind, x), (kind_b, y)) = (kind_and_data(a), kind_and_data(b));
+        kind == kind_b && bytes_eq(x, y, len as usize * kind as usize)
+    }
+}
+
+/// A str's kind (bytes per character) and its characters, as `PyUnicode_KIND` and
+/// `PyUnicode_DATA` give them, from one read of the state bits (PyO3's accessors decode the
+/// bitfield a bit at a time).
+///
+/// # Safety
+/// `s` is a live str.
+#[cfg(all(Py_3_12, not(Py_3_14), not(Py_LIMITED_API)))]
+#[inline]
+unsafe fn kind_and_data(s: *mut ffi::PyObject) -> (u32, *const u8) {
+    // `state`'s bits (Include/cpython/unicodeobject.h, 3.12 and 3.13): interned 0-1, kind 2-4,
+    // compact 5, ascii 6.
+    const COMPACT: u32 = 1 << 5;
+    const ASCII: u32 = 1 << 6;
+    let ascii = s.cast::<ffi::PyASCIIObject>();
+    // SAFETY: `s` is a str, so it starts with a PyASCIIObject; a compact one's characters follow
+    // the header (the shorter one for ASCII), a non-compact one's are behind its data pointer.
+    // Relaxed atomic: interning may set the interned bits of a shared str (never the others).
+    unsafe {
+        let state = std::sync::atomic::AtomicU32::from_ptr(std::ptr::addr_of_mut!((*ascii).state))
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let data = match state & (COMPACT | ASCII) {
+            both if both == COMPACT | ASCII => ascii.add(1).cast::<u8>(),
+            COMPACT => s.cast::<ffi::PyCompactUnicodeObject>().add(1).cast::<u8>(),
+            _ => (*s.cast::<ffi::PyUnicodeObject>()).data.any.cast::<u8>(),
+        };
+        ((state >> 2) & 7, data)
+    }
+}
+
+/// [`kind_and_data`] through CPython's functions (3.14 changed the state's layout).
+///
+/// # Safety
+/// `s` is a live str.
+#[cfg(all(Py_3_14, not(Py_LIMITED_API)))]
+#[inline]
+unsafe fn kind_and_data(s: *mut ffi::PyObject) -> (u32, *const u8) {
+    // SAFETY: `s` is a live str.
+    unsafe { (ffi::PyUnicode_KIND(s), ffi::PyUnicode_DATA(s).cast::<u8>().cast_const()) }
+}
+
+/// Whether the `n` bytes at `x` and at `y` are equal. Keys are mostly short: up to 32 bytes
+/// are compared a machine word at a time, inline, rather than by a call of `memcmp`.
+///
+/// # Safety
+/// `x` and `y` are each valid for reads of `n` bytes.
+#[cfg(all(Py_3_12, not(Py_LIMITED_API)))]
+#[inline]
+unsafe fn bytes_eq(x: *const u8, y: *const u8, n: usize) -> bool {
+    // SAFETY: every read below lies within the first `n` bytes of `x` and of `y` (overlapping
+    // reads of the last word cover a tail shorter than a word); unaligned reads are allowed.
+    unsafe {
+        let word = |p: *const u8, at: usize| p.add(at).cast::<u64>().read_unaligned();
+        let half = |p: *const u8, at: usize| p.add(at).cast::<u32>().read_unaligned();
+        match n {
+            0 => true,
+            1..=3 => (0..n).all(|i| *x.add(i) == *y.add(i)),
+            4..=7 => half(x, 0) == half(y, 0) && half(x, n - 4) == half(y, n - 4),
+            8..=32 => {
+                let mut at = 0;
+                while at + 8 < n {
+                    if word(x, at) != word(y, at) {
+                        return false;
+                    }
+                    at += 8;
+                }
+                word(x, n - 8) == word(y, n - 8)
+            }
+            _ => std::slice::from_raw_parts(x, n) == std::slice::from_raw_parts(y, n),
+        }
+    }
 }
 
 /// The value of an exact int that fits 64 bits. Two such ints compare by value at about half

@@ -13,6 +13,7 @@ mod handle;
 mod key;
 mod queue;
 mod set;
+mod slots;
 
 use pyo3::prelude::*;
 
@@ -43,6 +44,8 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     fastcall::install::<atomic_counter::FastIncrement>(&py.get_type::<atomic_counter::PyAtomicCounter>())?;
     fastcall::install::<atomic_int::FastIncrementAndGet>(&py.get_type::<atomic_int::PyAtomicInt>())?;
+    slots::install(&py.get_type::<dict::PyAtomicDict>())?;
+    fastcall::install::<dict::FastGet>(&py.get_type::<dict::PyAtomicDict>())?;
     fastcall::install::<dict::FastAdd>(&py.get_type::<dict::PyAtomicDict>())?;
     fastcall::install::<queue::FastPut>(&py.get_type::<queue::PyAtomicQueue>())?;
     fastcall::install::<queue::FastGet>(&py.get_type::<queue::PyAtomicQueue>())?;

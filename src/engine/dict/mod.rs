@@ -86,6 +86,13 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         reclaim::pinned(|g| self.raw.get(g, key_hash, eq))
     }
 
+    /// Whether a key for which `eq` is true is stored under `key_hash`: [`AtomicDict::get`]
+    /// without taking (and later releasing) a reference to the value. Lock-free and
+    /// linearizable.
+    pub fn contains_key<E>(&self, key_hash: KeyHash, eq: impl FnMut(&K) -> Result<bool, E>) -> Result<bool, E> {
+        reclaim::pinned(|g| self.raw.lookup(g, key_hash, eq, |_| ()).map(|found| found.is_some()))
+    }
+
     /// The write primitive. Finds `key_hash`/`eq`'s key, calls `decide(current, spare)` with its
     /// current value (lent for the call) or `None`, and applies the returned [`Action`]
     /// atomically: if the value changed in between, `decide` is called again with the new value

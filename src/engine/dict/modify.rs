@@ -195,6 +195,7 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
     }
 
     /// Probes for the key: its slot (holding its entry), or the empty slot where it would go.
+    #[inline(always)]
     fn find<E>(
         &self,
         t: &Table<K, V>,
@@ -342,6 +343,7 @@ fn probe_run<K: Handle, V: Handle, E>(
 
 /// Whether `slot`, whose tag matches ours (the caller checked), points at an entry holding our
 /// key.
+#[inline]
 fn is_key<K: Handle, V: Handle, E>(
     t: &Table<K, V>,
     slot: u64,

@@ -93,12 +93,25 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
 
     /// A new reference to the value stored under `key_hash` and a key for which `eq` is true.
     /// See [`AtomicDict::get`](super::AtomicDict::get).
-    pub(super) fn get<E>(
+    #[inline]
+    pub(super) fn get<E>(&self, guard: &Guard, key_hash: KeyHash, eq: impl FnMut(&K) -> Result<bool, E>) -> Result<Option<V>, E> {
+        // SAFETY: `lookup` passes a value the table owns (or whose release is deferred past
+        // `guard`), so it is alive while we take a reference.
+        self.lookup(guard, key_hash, eq, |p| unsafe { V::clone_raw(p) })
+    }
+
+    /// `read(value)` of the value stored under `key_hash` and a key for which `eq` is true,
+    /// `None` if absent: [`RawDict::get`] without the reference, for callers that only need to
+    /// know (a `contains` then touches no reference count). `read` gets a pointer that stays
+    /// alive while `guard` is held.
+    #[inline]
+    pub(super) fn lookup<E, R>(
         &self,
         guard: &Guard,
         key_hash: KeyHash,
         mut eq: impl FnMut(&K) -> Result<bool, E>,
-    ) -> Result<Option<V>, E> {
+        read: impl FnOnce(NonNull<()>) -> R,
+    ) -> Result<Option<R>, E> {
         let (hash, mixed, tag) = (key_hash.hash, key_hash.mixed(), key_hash.tag());
         let mut t = self.current(guard);
         'generation: loop {
@@ -135,9 +148,7 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
                             t = self.advance(t, guard);
                             continue 'generation;
                         }
-                        // SAFETY: the value is owned by the table (or its release is deferred
-                        // past our guard), so it is alive while we take a reference.
-                        return Ok(value_ptr(word).map(|p| unsafe { V::clone_raw(p) }));
+                        return Ok(value_ptr(word).map(read));
                     }
                 }
                 pos = (pos + 1) & t.mask;

@@ -1,0 +1,209 @@
+//! The dict's hottest slots (`m[k]`, `k in m`, `m[k] = v`, `del m[k]`, `len(m)`) as plain C
+//! functions over `pyo3::ffi`, installed over the ones PyO3 made.
+//!
+//! PyO3 wraps every slot in its generic trampoline: attach bookkeeping (a thread-local counter
+//! up and down, the reference-pool check), a type check of `self` (`lockless.AtomicDict` is a
+//! subclass, so it walks the MRO) and the `PyResult` plumbing, about 150-185 instructions a
+//! call, more than the lookup itself. The functions here serve the common case directly: a key
+//! of an exact `str` or `int` (hashed and compared without Python code, see
+//! `key::builtin_key_hash`), whose operation succeeds. Every other call (another key type, a
+//! stored key only `__eq__` can compare, a missing key, an error) goes, unchanged, to the slot
+//! PyO3 made, kept here: so `__missing__`, `KeyError`, `__eq__` run unpinned and every error
+//! message are exactly as before. Such a call may pay for two probes; the first ran no Python
+//! code and changed nothing.
+//!
+//! No Python code runs on the fast path, nothing in it can fail, and it drops no `Py` (which,
+//! outside PyO3's bookkeeping, would defer its decref to PyO3's pool): values handed out are
+//! new references, the caller's key is borrowed.
+//!
+//! The slots are only ever called with `self` an instance of the type (or a subclass): through
+//! the type's slot, or through its `__getitem__`/... wrapper descriptors, which check `self`
+//! first. A Python subclass that overrides `__getitem__` gets CPython's `slot_mp_subscript`,
+//! which calls its method; one that does not inherits these functions.
+
+use std::ffi::{c_int, c_void, CStr};
+use std::sync::OnceLock;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+
+use crate::engine::dict::{Action, Outcome};
+use crate::python::dict::PyAtomicDict;
+use crate::python::handle::PyHandle;
+use crate::python::key::{builtin_eq_for, builtin_key_hash};
+
+/// The slot functions PyO3 made: every call the fast paths decline.
+struct Original {
+    subscript: ffi::binaryfunc,
+    ass_subscript: ffi::objobjargproc,
+    contains: ffi::objobjproc,
+}
+
+static ORIGINAL: OnceLock<Original> = OnceLock::new();
+
+fn original() -> &'static Original {
+    ORIGINAL.get().expect("installed at module initialisation")
+}
+
+/// Installs the slots on `ty` (`AtomicDictBase`), and makes its `__getitem__`, `__setitem__`,
+/// `__delitem__`, `__contains__` and `__len__` wrapper descriptors call them too (a Python
+/// subclass takes its slots from those descriptors). Call once, at module initialisation,
+/// before any subclass exists.
+pub(crate) fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
+    let tp = ty.as_type_ptr();
+    // SAFETY: `ty` is a live heap type made by PyO3 with the mapping and sequence slots below;
+    // its slot tables are its own (a heap type's `as_mapping`/`as_sequence`). Nothing else runs
+    // on it yet (module initialisation), and the functions written have the slots' signatures.
+    unsafe {
+        let mapping = (*tp).tp_as_mapping;
+        let sequence = (*tp).tp_as_sequence;
+        let (Some(subscript), Some(ass_subscript), Some(length), Some(contains)) = (
+            (*mapping).mp_subscript,
+            (*mapping).mp_ass_subscript,
+            (*mapping).mp_length,
+            (*sequence).sq_contains,
+        ) else {
+            return Err(pyo3::exceptions::PyTypeError::new_err("AtomicDictBase lacks a mapping slot"));
+        };
+        if ORIGINAL.set(Original { subscript, ass_subscript, contains }).is_err() {
+            return Ok(()); // already installed
+        }
+        redirect(ty, c"__getitem__", subscript as *mut c_void, dict_subscript as *mut c_void)?;
+        redirect(ty, c"__setitem__", ass_subscript as *mut c_void, dict_ass_subscript as *mut c_void)?;
+        redirect(ty, c"__delitem__", ass_subscript as *mut c_void, dict_ass_subscript as *mut c_void)?;
+        redirect(ty, c"__contains__", contains as *mut c_void, dict_contains as *mut c_void)?;
+        redirect(ty, c"__len__", length as *mut c_void, dict_length as *mut c_void)?;
+        (*mapping).mp_subscript = Some(dict_subscript);
+        (*mapping).mp_ass_subscript = Some(dict_ass_subscript);
+        (*mapping).mp_length = Some(dict_length);
+        (*sequence).sq_contains = Some(dict_contains);
+        if (*sequence).sq_length.is_some() {
+            (*sequence).sq_length = Some(dict_length);
+        }
+        ffi::PyType_Modified(tp);
+    }
+    Ok(())
+}
+
+/// Points the wrapper descriptor `ty.__dict__[name]` from `from` (PyO3's slot function) to `to`.
+///
+/// # Safety
+/// `to` has the signature of the slot the descriptor wraps, and nothing calls the descriptor
+/// concurrently.
+unsafe fn redirect(ty: &Bound<'_, PyType>, name: &CStr, from: *mut c_void, to: *mut c_void) -> PyResult<()> {
+    let name = name.to_str().expect("ASCII names");
+    let descr = ty.getattr("__dict__")?.get_item(name)?;
+    let ptr = descr.as_ptr();
+    // SAFETY: a live object; its layout is PyWrapperDescrObject once its type is checked.
+    unsafe {
+        if ffi::Py_TYPE(ptr) != std::ptr::addr_of_mut!(ffi::PyWrapperDescr_Type)
+            || (*ptr.cast::<ffi::PyWrapperDescrObject>()).d_wrapped != from
+        {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "AtomicDictBase.{name} is not the slot wrapper PyO3 made"
+            )));
+        }
+        (*ptr.cast::<ffi::PyWrapperDescrObject>()).d_wrapped = to;
+    }
+    Ok(())
+}
+
+/// The dict behind `slf`, and `key`, borrowed for the call.
+///
+/// # Safety
+/// Called from one of the slots below with their arguments: the thread is attached, `slf` is
+/// an instance of `AtomicDictBase` (or a subclass) and `key` a live object.
+#[inline]
+unsafe fn args<'a, 'py>(
+    slf: *mut ffi::PyObject,
+    key: *mut ffi::PyObject,
+) -> (Borrowed<'a, 'py, PyAtomicDict>, Borrowed<'a, 'py, PyAny>) {
+    // SAFETY: CPython calls slots attached; see the function's contract.
+    unsafe {
+        let py = Python::assume_attached();
+        (Borrowed::from_ptr(py, slf).cast_unchecked::<PyAtomicDict>(), Borrowed::from_ptr(py, key))
+    }
+}
+
+/// `m[k]`.
+///
+/// # Safety
+/// A `binaryfunc` slot of `AtomicDictBase`: see [`args`].
+unsafe extern "C" fn dict_subscript(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: forwarded from CPython's call.
+    let (dict, k) = unsafe { args(slf, key) };
+    let map = dict.get().map();
+    if let Some(hash) = builtin_key_hash(map, &k) {
+        if let Ok(Some(value)) = map.get(hash, builtin_eq_for(&k)) {
+            return PyHandle::into_ptr(value);
+        }
+    }
+    // SAFETY: PyO3's slot, with the arguments CPython gave us.
+    unsafe { (original().subscript)(slf, key) }
+}
+
+/// `k in m`: touches no reference count.
+///
+/// # Safety
+/// An `objobjproc` slot of `AtomicDictBase`: see [`args`].
+unsafe extern "C" fn dict_contains(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> c_int {
+    // SAFETY: forwarded from CPython's call.
+    let (dict, k) = unsafe { args(slf, key) };
+    let map = dict.get().map();
+    if let Some(hash) = builtin_key_hash(map, &k) {
+        if let Ok(found) = map.contains_key(hash, builtin_eq_for(&k)) {
+            return c_int::from(found);
+        }
+    }
+    // SAFETY: PyO3's slot, with the arguments CPython gave us.
+    unsafe { (original().contains)(slf, key) }
+}
+
+/// `m[k] = v`, and `del m[k]` (`value` null).
+///
+/// # Safety
+/// An `objobjargproc` slot of `AtomicDictBase`: see [`args`]; `value` is null or live.
+unsafe extern "C" fn dict_ass_subscript(
+    slf: *mut ffi::PyObject,
+    key: *mut ffi::PyObject,
+    value: *mut ffi::PyObject,
+) -> c_int {
+    // SAFETY: forwarded from CPython's call.
+    let (dict, k) = unsafe { args(slf, key) };
+    let map = dict.get().map();
+    if let Some(hash) = builtin_key_hash(map, &k) {
+        let key_handle = PyHandle::lend(&k);
+        let done = if value.is_null() {
+            // A missing key goes to PyO3's slot, which raises the KeyError.
+            map.modify(hash, &key_handle, builtin_eq_for(&k), |_, _| Ok(Action::Remove))
+                .is_ok_and(|outcome| outcome == Outcome::Removed)
+        } else {
+            // SAFETY: CPython passes a live value.
+            let v = unsafe { Borrowed::from_ptr(k.py(), value) };
+            // The value's reference is made inside the decision (and comes back as `spare` on a
+            // retry), so a declined call leaves none behind. `modify`, not `insert`: no
+            // reference to the previous value is taken.
+            map.modify(hash, &key_handle, builtin_eq_for(&k), |_, spare| {
+                Ok(Action::Set(spare.unwrap_or_else(|| PyHandle::new(&v))))
+            })
+            .is_ok()
+        };
+        if done {
+            return 0;
+        }
+    }
+    // SAFETY: PyO3's slot, with the arguments CPython gave us.
+    unsafe { (original().ass_subscript)(slf, key, value) }
+}
+
+/// `len(m)`: cannot fail.
+///
+/// # Safety
+/// A `lenfunc` slot of `AtomicDictBase`: `slf` an instance, the thread attached.
+unsafe extern "C" fn dict_length(slf: *mut ffi::PyObject) -> ffi::Py_ssize_t {
+    // SAFETY: as for `args`; the key argument is unused (`slf` stands in, never read as a key).
+    let (dict, _) = unsafe { args(slf, slf) };
+    // A length always fits: every key is an object in memory.
+    dict.get().map().len() as ffi::Py_ssize_t
+}

@@ -1,0 +1,147 @@
+"""The hot slots' fast paths (src/python/slots.rs) decide exactly as the general path and dict.
+
+`m[k]`, `k in m`, `m[k] = v` and `del m[k]` with an exact str or int key are served without
+PyO3's trampoline and without Python code; anything else (another key type, a stored key only
+`__eq__` can compare, a missing key) goes to the general path. These pin the edges between the
+two.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lockless import AtomicDict
+from lockless._lockless import AtomicDictBase
+
+# One str of each internal kind (1-byte ASCII, 1-byte latin-1, 2-byte, 4-byte), each built
+# afresh so that the lookup key is equal to the stored one but a distinct object.
+KINDS = {"ascii": "abc", "latin1": "ab\xe9", "ucs2": "ab\u20ac", "ucs4": "ab\U0001f600"}
+
+
+def fresh(s: str) -> str:
+    copy = "".join(list(s))
+    assert copy == s and (copy is not s or len(s) <= 1)
+    return copy
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_equal_but_distinct_strs_of_every_kind_find_each_other(kind):
+    s = KINDS[kind] * 5
+    m = AtomicDict({s: 1})
+    assert m[fresh(s)] == 1
+    assert fresh(s) in m
+    m[fresh(s)] = 2
+    assert len(m) == 1 and m[s] == 2
+    del m[fresh(s)]
+    assert s not in m and len(m) == 0
+
+
+def test_strs_of_equal_length_but_different_content_or_kind_are_different_keys():
+    keys = ["ab\xe9", "abe", "ab\u20ac", "ab\U0001f600", "abc", "abd", ""]
+    m = AtomicDict((k, i) for i, k in enumerate(keys))
+    d = dict((k, i) for i, k in enumerate(keys))
+    assert len(m) == len(d) == len(keys)
+    for k in keys:
+        assert m[fresh(k)] == d[k]
+
+
+def test_large_and_negative_ints_equal_but_distinct_find_each_other():
+    keys = [-1, -2, 2**62, -(2**63), 2**64 + 7, -(2**100), 10**30]
+    m = AtomicDict((k, str(k)) for k in keys)
+    for k in keys:
+        copy = int(str(k))
+        assert m[copy] == str(k) and copy in m
+        m[copy] = k
+        assert m[k] == k
+    assert len(m) == len(keys)
+
+
+class SameHashAsStr:
+    """Equal to a str, with its hash: only this type's __eq__ can say so."""
+
+    def __init__(self, s: str) -> None:
+        self.s = s
+        self.eq_calls = 0
+
+    def __hash__(self) -> int:
+        return hash(self.s)
+
+    def __eq__(self, other: object) -> bool:
+        self.eq_calls += 1
+        return other == self.s
+
+
+def test_a_str_key_meeting_a_stored_key_of_a_user_type_asks_its_eq_as_dict_does():
+    stored = SameHashAsStr("key")
+    m, d = AtomicDict({stored: 1}), {stored: 1}
+    assert m["key"] == d["key"] == 1
+    assert ("key" in m) and ("key" in d)
+    m["key"] = 2
+    d["key"] = 2
+    assert list(m.items()) == list(d.items()) == [(stored, 2)]
+    del m["key"]
+    del d["key"]
+    assert len(m) == len(d) == 0
+    assert stored.eq_calls > 0
+
+
+def test_missing_keys_raise_keyerror_or_call_missing_from_the_fast_slots():
+    m = AtomicDict({"a": 1})
+    with pytest.raises(KeyError) as err:
+        m["b"]
+    assert err.value.args == ("b",)
+    with pytest.raises(KeyError) as err:
+        del m[5]
+    assert err.value.args == (5,)
+
+    class WithMissing(AtomicDict):
+        def __missing__(self, key):
+            return ("missing", key)
+
+    assert WithMissing({"a": 1})["zz"] == ("missing", "zz")
+
+
+def test_the_slot_wrappers_call_the_same_functions_and_check_self():
+    m = AtomicDict({"a": 1, 2: "two"})
+    assert AtomicDictBase.__getitem__(m, "a") == 1
+    assert AtomicDictBase.__contains__(m, 2)
+    AtomicDictBase.__setitem__(m, "b", 3)
+    AtomicDictBase.__delitem__(m, "a")
+    assert AtomicDictBase.__len__(m) == 2 and dict(m.items()) == {2: "two", "b": 3}
+    for name, args in [("__getitem__", ("a",)), ("__contains__", ("a",)), ("__setitem__", ("a", 1)),
+                       ("__delitem__", ("a",)), ("__len__", ())]:
+        with pytest.raises(TypeError):
+            getattr(AtomicDictBase, name)({}, *args)
+
+
+def test_subclass_overrides_of_the_fast_slots_still_run():
+    class Loud(AtomicDict):
+        def __getitem__(self, key):
+            return ("got", super().__getitem__(key))
+
+        def __contains__(self, key):
+            return key == "everything"
+
+        def __setitem__(self, key, value):
+            super().__setitem__(key, ("set", value))
+
+        def __delitem__(self, key):
+            super().__delitem__(key.lower())
+
+        def __len__(self):
+            return 42
+
+    m = Loud()
+    m["a"] = 1
+    assert m["a"] == ("got", ("set", 1))
+    assert "everything" in m and "a" not in m
+    del m["A"]
+    assert len(m) == 42
+    assert list(m.keys()) == []
+
+
+def test_unhashable_keys_raise_typeerror_from_every_fast_slot():
+    m = AtomicDict()
+    for op in (lambda: m[[]], lambda: [] in m, lambda: m.__setitem__([], 1), lambda: m.__delitem__([])):
+        with pytest.raises(TypeError, match="unhashable"):
+            op()
