@@ -279,6 +279,22 @@ impl<K: Handle> AtomicDict<K, Count> {
         Ok(old)
     }
 
+    /// Removes the key if `remove(count)` is true, in one step; returns the count removed.
+    pub fn remove_count_if<E>(
+        &self,
+        key_hash: KeyHash,
+        key: &K,
+        eq: impl FnMut(&K) -> Result<bool, E>,
+        mut remove: impl FnMut(i64) -> bool,
+    ) -> Result<Option<i64>, E> {
+        let mut removed = None;
+        self.modify(key_hash, key, eq, |current, _spare| {
+            removed = current.map(Count::get).filter(|&n| remove(n));
+            Ok(if removed.is_some() { Action::Remove } else { Action::Keep })
+        })?;
+        Ok(removed)
+    }
+
     /// Sets the key's count to `n` only if the key is absent; returns the count present, if any
     /// (then nothing changed).
     pub fn insert_count_if_absent<E>(

@@ -123,6 +123,11 @@ fn swap_and_reset_return_the_previous_count_and_reset_keeps_the_key() {
     assert_eq!(c.insert_count_if_absent(h(8), &k, eq(8), 4), Ok(Some(0)));
     assert_eq!(c.insert_count_if_absent(h(9), &Arc::new(9), eq(9), 4), Ok(None));
     assert_eq!(items(&c), vec![(8, 0), (9, 4)]);
+    let positive = |n: i64| n > 0;
+    assert_eq!(c.remove_count_if(h(8), &k, eq(8), positive), Ok(None));
+    assert_eq!(c.remove_count_if(h(9), &Arc::new(9), eq(9), positive), Ok(Some(4)));
+    assert_eq!(c.remove_count_if(h(1), &Arc::new(1), eq(1), |_| true), Ok(None));
+    assert_eq!(items(&c), vec![(8, 0)]);
 }
 
 #[test]
