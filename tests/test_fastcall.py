@@ -1,6 +1,7 @@
-"""The hottest calls (AtomicCounter.increment(), AtomicInt.increment_and_get(), AtomicDict.add(key))
-skip PyO3's argument parser (src/python/fastcall.rs). Every other form of the call goes to the
-method PyO3 made: these tests pin down that both routes behave as one method."""
+"""The hottest calls (AtomicCounter.increment(), AtomicInt.increment_and_get(), AtomicDict.add(key),
+AtomicSet.add(x), AtomicCounterDict.add(key)) skip PyO3's argument parser
+(src/python/fastcall.rs). Every other form of the call goes to the method PyO3 made: these tests
+pin down that both routes behave as one method."""
 
 from __future__ import annotations
 
@@ -88,3 +89,26 @@ def test_set_add_in_every_form_adds_once_and_returns_none():
         s.add(1, 2)
     with pytest.raises(TypeError):
         s.add(key=1)
+
+
+def test_counter_dict_add_in_every_form_returns_the_new_count():
+    from lockless import AtomicCounterDict
+
+    c = AtomicCounterDict()
+    assert c.add("k") == 1
+    assert c.add("k", 2) == 3
+    assert c.add("k", n=3) == 6
+    assert c.add(key="k") == 7
+    assert AtomicCounterDict.add(c, "k") == 8
+    assert str(inspect.signature(AtomicCounterDict.add)) == "(self, /, key, n=1)"
+    assert AtomicCounterDict.add.__doc__.startswith("Adds `n`")
+    with pytest.raises(TypeError, match="unhashable"):
+        c.add([])
+    with pytest.raises(TypeError):
+        c.add()
+    with pytest.raises(TypeError):
+        c.add("k", "1")
+    with pytest.raises(OverflowError):
+        AtomicCounterDict(k=2**63 - 1).add("k")
+    with pytest.raises(TypeError):
+        AtomicCounterDict.add(AtomicDict(), "k")  # the descriptor checks self's type
