@@ -112,3 +112,17 @@ def test_counter_dict_add_in_every_form_returns_the_new_count():
         AtomicCounterDict(k=2**63 - 1).add("k")
     with pytest.raises(TypeError):
         AtomicCounterDict.add(AtomicDict(), "k")  # the descriptor checks self's type
+
+
+def test_counter_dict_add_with_a_count_checks_it_first_on_both_routes():
+    from lockless import AtomicCounterDict
+
+    c = AtomicCounterDict()
+    assert c.add("k", -2) == -2 and c.add("k", True) == -1
+    for call in (lambda: c.add([], "1"), lambda: c.add(key=[], n="1")):
+        with pytest.raises(TypeError, match="must be int"):
+            call()
+    for call in (lambda: c.add("k", 2**63), lambda: c.add(key="k", n=2**63)):
+        with pytest.raises(OverflowError):
+            call()
+    assert list(c.items()) == [("k", -1)]

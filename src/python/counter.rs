@@ -346,7 +346,8 @@ impl PyCounterIterator {
     }
 }
 
-/// `add(key)` without PyO3's argument parser (see `fastcall.rs`): the hot counters' call.
+/// `add(key)` and `add(key, n)` without PyO3's argument parser (see `fastcall.rs`): the hot
+/// counters' call.
 pub(crate) struct FastCounterAdd;
 
 impl crate::python::fastcall::FastMethod for FastCounterAdd {
@@ -355,10 +356,15 @@ impl crate::python::fastcall::FastMethod for FastCounterAdd {
     crate::python::fastcall::fallback_slot!();
 
     fn call<'py>(slf: &Bound<'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<PyResult<Bound<'py, PyAny>>> {
-        let [key] = args else { return None };
         // SAFETY: the method descriptor only calls us with instances of AtomicCounterDictBase.
         let counts = unsafe { slf.cast_unchecked::<PyAtomicCounterDict>() };
         let py = slf.py();
-        Some(counts.get().add_n(key, 1).and_then(|(_, new)| Ok(new.into_pyobject(py)?.into_any())))
+        // `n` is checked before the key is hashed, as in the method PyO3 made.
+        let added = match args {
+            [key] => counts.get().add_n(key, 1),
+            [key, n] => count_arg(n).and_then(|n| counts.get().add_n(key, n)),
+            _ => return None,
+        };
+        Some(added.and_then(|(_, new)| Ok(new.into_pyobject(py)?.into_any())))
     }
 }
