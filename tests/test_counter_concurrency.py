@@ -69,7 +69,6 @@ def test_racing_compare_and_sets_from_one_count_have_exactly_one_winner(switch_o
 
 def test_get_and_reset_drains_without_losing_or_doubling_counts(switch_often):
     c = AtomicCounterDict()
-    drained = []
 
     def work(t):
         if t % 2:
