@@ -188,7 +188,9 @@ peers: $(VENV_PEERS)/.build-stamp
 # The map harness in .venv-peers, beside cereggii and ft_utils (about 25 minutes on an idle
 # machine), then the queue benchmarks (benches/queue_bench.py: AtomicQueue against queue.Queue,
 # SimpleQueue and ft_utils' ConcurrentQueue; about 10 minutes) and the set benchmarks
-# (benches/set_bench.py: AtomicSet against set; a few minutes). The harness's report includes
+# (benches/set_bench.py: AtomicSet against set; a few minutes) and the counter benchmarks
+# (benches/counter_bench.py: AtomicCounterDict against Counter, AtomicDict.add, ft_utils and
+# cereggii; a few minutes). The harness's report includes
 # issue 17's goal 4 when `make bench-instructions` has written its JSON. Plots (with the peers)
 # also go to docs/bench/, replacing those of `make bench`.
 bench-peers: peers
@@ -196,6 +198,7 @@ bench-peers: peers
 	    --instructions $(BENCH_OUT)/instructions.json
 	$(VENV_PEERS)/bin/python benches/queue_bench.py --json $(BENCH_OUT)/queue-peers.json --plot $(BENCH_OUT)/peers/queue.png
 	$(VENV_PEERS)/bin/python benches/set_bench.py --json $(BENCH_OUT)/set-peers.json
+	$(VENV_PEERS)/bin/python benches/counter_bench.py --json $(BENCH_OUT)/counter-peers.json
 	mkdir -p docs/bench && cp $(BENCH_OUT)/peers/*.png docs/bench/
 
 # Net instructions per operation under callgrind (benches/instructions.py) for dict, lockless,
@@ -209,6 +212,7 @@ test-bench: build-ft
 	$(VENV_FT)/bin/python benches/harness.py --quick
 	$(VENV_FT)/bin/python benches/queue_bench.py --quick
 	$(VENV_FT)/bin/python benches/set_bench.py --quick
+	$(VENV_FT)/bin/python benches/counter_bench.py --quick
 
 # --- reliability: soak and the debug interpreter (neither is part of `make test`) ---------------
 

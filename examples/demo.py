@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 
-from lockless import AtomicCounter, AtomicDict, AtomicInt
+from lockless import AtomicCounter, AtomicCounterDict, AtomicDict, AtomicInt
 
 THREADS = 4
 INCREMENTS = 200_000  # per thread
@@ -95,7 +95,7 @@ def make_text(words: int = 400_000) -> list[str]:
 
 
 def section_word_count() -> None:
-    """4 threads counting words into one shared map: dict + Lock vs plain dict vs AtomicDict."""
+    """4 threads counting words into one map: dict (+ Lock), AtomicDict, AtomicCounterDict."""
     text = make_text()
     chunks = [text[i::THREADS] for i in range(THREADS)]
     expected = Counter(text)
@@ -157,7 +157,22 @@ def section_word_count() -> None:
     batched: AtomicDict[str, int] = AtomicDict()
     seconds = run_chunks(batched.count)
     report("AtomicDict.count (batched)", len(text) - check(batched), len(text), seconds)
+    counter: AtomicCounterDict[str] = AtomicCounterDict()
+
+    def counter_work(words: list[str]) -> None:
+        add = counter.add
+        for w in words:
+            add(w)  # one atomic step on the count stored in the table: no int allocated
+
+    seconds = run_chunks(counter_work)
+    report("AtomicCounterDict.add", len(text) - check(counter), len(text), seconds)
+
+    updated: AtomicCounterDict[str] = AtomicCounterDict()
+    seconds = run_chunks(updated.update)
+    report("AtomicCounterDict.update", len(text) - check(updated), len(text), seconds)
+    print(f"  most common: {updated.most_common(3)}")
     assert dict(atomic) == dict(batched) == dict(expected), "AtomicDict counts must be exact"
+    assert counter == updated == expected, "AtomicCounterDict counts must be exact"
 
 
 SECTIONS: list[Callable[[], None]] = [section_counters, section_word_count]

@@ -19,6 +19,8 @@ Models (state after each operation, and whether the recorded result is the one i
   (identity), add, setdefault.
 * :class:`SetElementModel` -- one element of an AtomicSet: add, discard, contains,
   add_if_absent, discard_if_present.
+* :class:`CountKeyModel` -- one key of an AtomicCounterDict: get, add, get_and_add,
+  compare_and_set (an absent key counts as 0), get_and_set, get_and_reset, delete.
 * :class:`IntModel` -- an AtomicInt: get, set, increment_and_get, compare_and_set.
 * :class:`RefModel` -- an AtomicRef: get, set, compare_and_set (identity).
 * :class:`QueueModel` -- an AtomicQueue (optionally bounded): put, put_nowait (FULL when
@@ -37,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conftest import run_threads
-from lockless import NOT_FOUND, AtomicDict, AtomicInt, AtomicQueue, AtomicRef, AtomicSet
+from lockless import NOT_FOUND, AtomicCounterDict, AtomicDict, AtomicInt, AtomicQueue, AtomicRef, AtomicSet
 
 ABSENT = NOT_FOUND  # a key's state when it is not in the dict (and what get returns then)
 
@@ -172,6 +174,39 @@ class SetElementModel(Model):
     def writes(self, op: Op) -> Iterable[Hashable]:
         if op.name == "add" or (op.name == "add_if_absent" and op.result):
             yield "present"
+
+
+class CountKeyModel(Model):
+    """One key of a counter dict: ABSENT or its count. Counts compare by value; an absent key
+    counts as 0 for add, compare_and_set and the get_and_* operations, and ``get`` (the mapping's
+    ``get(k, ABSENT)``) tells absent from 0. Counts repeat (two adds may reach the same count),
+    so minimization uses no reads/writes rule."""
+
+    initial = ABSENT
+
+    def apply(self, state: Any, op: Op) -> tuple[bool, Any]:
+        name, args, result = op.name, op.args, op.result
+        count = 0 if state is ABSENT else state
+        if name == "get":
+            return result == state if state is not ABSENT else result is ABSENT, state
+        if name == "add":
+            return result == count + args[0], count + args[0]
+        if name == "get_and_add":
+            return result == count, count + args[0]
+        if name == "compare_and_set":
+            expected, desired = args
+            swapped = count == expected
+            return result == swapped, desired if swapped else state
+        if name == "get_and_set":
+            return result == count, args[0]
+        if name == "get_and_reset":
+            return result == count, ABSENT if state is ABSENT else 0
+        if name == "delete":
+            return result == (state is not ABSENT), ABSENT
+        raise ValueError(f"CountKeyModel: unknown operation {name}")
+
+    def state_key(self, state: Any) -> Hashable:
+        return state
 
 
 class IntModel(Model):
@@ -528,6 +563,43 @@ def set_body(ops: int = 30, elements: Sequence[Hashable] = ("a", "b", "c")) -> C
     return body
 
 
+def counter_body(ops: int = 30, keys: Sequence[Hashable] = ("a", "b", "c")) -> Callable[..., None]:
+    """Random add/get_and_add/compare_and_set/get/get_and_set/get_and_reset/delete calls on one
+    AtomicCounterDict. A thread's compare_and_set expects the count it last saw for the key."""
+
+    def body(rec: Recorder, t: int, c: Any, rng: random.Random) -> None:
+        seen: dict[Hashable, int] = {}
+        for _ in range(ops):
+            k = rng.choice(keys)
+            r = rng.random()
+            if r < 0.35:
+                n = rng.randint(-1, 3)
+                seen[k] = rec.call(t, k, "add", (n,), lambda: c.add(k, n))
+            elif r < 0.45:
+                n = rng.randint(1, 2)
+                seen[k] = rec.call(t, k, "get_and_add", (n,), lambda: c.get_and_add(k, n)) + n
+            elif r < 0.65:
+                expected, desired = seen.get(k, 0), rng.randint(0, 100)
+                if rec.call(t, k, "compare_and_set", (expected, desired),
+                            lambda: c.compare_and_set(k, expected, desired)):
+                    seen[k] = desired
+            elif r < 0.8:
+                got = rec.call(t, k, "get", (), lambda: c.get(k, ABSENT))
+                seen[k] = 0 if got is ABSENT else got
+            elif r < 0.87:
+                n = rng.randint(0, 100)
+                rec.call(t, k, "get_and_set", (n,), lambda: c.get_and_set(k, n))
+                seen[k] = n
+            elif r < 0.94:
+                rec.call(t, k, "get_and_reset", (), lambda: c.get_and_reset(k))
+                seen[k] = 0
+            else:
+                rec.call(t, k, "delete", (), lambda: c.pop(k, None) is not None)
+                seen[k] = 0
+
+    return body
+
+
 def int_body(ops: int = 30) -> Callable[..., None]:
     """Random get/set/increment_and_get/compare_and_set on one AtomicInt."""
 
@@ -646,6 +718,14 @@ def check_set_histories(count: int, seed: int = 0, factory: Callable[[], Any] = 
         check(history, lambda key: SetElementModel())
 
 
+def check_counter_histories(count: int, seed: int = 0, factory: Callable[[], Any] = AtomicCounterDict,
+                            threads: int = 4, ops: int = 30,
+                            keys: Sequence[Hashable] = ("a", "b", "c")) -> None:
+    """Records ``count`` histories of fresh counter dicts and checks each, one key at a time."""
+    for history in record([factory() for _ in range(count)], counter_body(ops, keys), threads, seed):
+        check(history, lambda key: CountKeyModel())
+
+
 def check_int_histories(count: int, seed: int = 0, threads: int = 4, ops: int = 30) -> None:
     for history in record([AtomicInt() for _ in range(count)], int_body(ops), threads, seed):
         check(history, lambda key: IntModel())
@@ -669,8 +749,9 @@ if __name__ == "__main__":  # a quick manual run: python tests/linearizability.p
     start = time.perf_counter()
     check_dict_histories(n)
     check_set_histories(n)
+    check_counter_histories(n)
     check_int_histories(n)
     check_ref_histories(n)
     check_queue_histories(n)
     check_queue_histories(n, maxsize=3)
-    print(f"{6 * n} histories linearizable in {time.perf_counter() - start:.1f}s")
+    print(f"{7 * n} histories linearizable in {time.perf_counter() - start:.1f}s")

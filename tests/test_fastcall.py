@@ -1,6 +1,7 @@
-"""The hottest calls (AtomicCounter.increment(), AtomicInt.increment_and_get(), AtomicDict.add(key))
-skip PyO3's argument parser (src/python/fastcall.rs). Every other form of the call goes to the
-method PyO3 made: these tests pin down that both routes behave as one method."""
+"""The hottest calls (AtomicCounter.increment(), AtomicInt.increment_and_get(), AtomicDict.add(key),
+AtomicSet.add(x), AtomicCounterDict.add(key)) skip PyO3's argument parser
+(src/python/fastcall.rs). Every other form of the call goes to the method PyO3 made: these tests
+pin down that both routes behave as one method."""
 
 from __future__ import annotations
 
@@ -103,3 +104,40 @@ def test_dict_get_in_every_form_returns_the_same():
     with pytest.raises(TypeError, match="unhashable"):
         m.get([])
     assert str(inspect.signature(AtomicDict.get)) == "(self, /, key, default=None)"
+
+
+def test_counter_dict_add_in_every_form_returns_the_new_count():
+    from lockless import AtomicCounterDict
+
+    c = AtomicCounterDict()
+    assert c.add("k") == 1
+    assert c.add("k", 2) == 3
+    assert c.add("k", n=3) == 6
+    assert c.add(key="k") == 7
+    assert AtomicCounterDict.add(c, "k") == 8
+    assert str(inspect.signature(AtomicCounterDict.add)) == "(self, /, key, n=1)"
+    assert AtomicCounterDict.add.__doc__.startswith("Adds `n`")
+    with pytest.raises(TypeError, match="unhashable"):
+        c.add([])
+    with pytest.raises(TypeError):
+        c.add()
+    with pytest.raises(TypeError):
+        c.add("k", "1")
+    with pytest.raises(OverflowError):
+        AtomicCounterDict(k=2**63 - 1).add("k")
+    with pytest.raises(TypeError):
+        AtomicCounterDict.add(AtomicDict(), "k")  # the descriptor checks self's type
+
+
+def test_counter_dict_add_with_a_count_checks_it_first_on_both_routes():
+    from lockless import AtomicCounterDict
+
+    c = AtomicCounterDict()
+    assert c.add("k", -2) == -2 and c.add("k", True) == -1
+    for call in (lambda: c.add([], "1"), lambda: c.add(key=[], n="1")):
+        with pytest.raises(TypeError, match="must be int"):
+            call()
+    for call in (lambda: c.add("k", 2**63), lambda: c.add(key="k", n=2**63)):
+        with pytest.raises(OverflowError):
+            call()
+    assert list(c.items()) == [("k", -1)]

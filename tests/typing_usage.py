@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from lockless import AtomicCounter, AtomicDict, AtomicInt, AtomicQueue, AtomicRef, AtomicSet
+from collections import Counter
+
+from lockless import AtomicCounter, AtomicCounterDict, AtomicDict, AtomicInt, AtomicQueue, AtomicRef, AtomicSet
 
 
 def typed_usage() -> None:
@@ -72,3 +74,21 @@ def typed_usage() -> None:
     popped: str = seen.pop()
 
     print(added, union, common, also, subset, names, popped)
+
+    words: AtomicCounterDict[str] = AtomicCounterDict("abracadabra".split("r"))
+    now: int = words.add("ab") + words.get_and_add("q", 2) + words["zz"]
+    cas_done: bool = words.compare_and_set("q", 2, 5)
+    old: int = words.get_and_set("q", 1) + words.get_and_reset("q")
+    words.update(["x", "y"])
+    words.update({"x": 3})
+    words.subtract(x=1)
+    top: list[tuple[str, int]] = words.most_common(2)
+    word_total: int = words.total()
+    merged: AtomicCounterDict[str] = words + AtomicCounterDict(["x"])
+    mixed: AtomicCounterDict[str] = words - Counter(["x"])
+    words += Counter(["y"])
+    counts: list[int] = list(words.values())
+    pairs: list[tuple[str, int]] = list(words.items())
+    elements: list[str] = sorted(words.elements())
+
+    print(now, cas_done, old, top, word_total, merged, mixed, counts, pairs, elements)

@@ -4,6 +4,8 @@
   read-modify-write (compare-and-set, compute, merge, add).
 * :class:`AtomicSet` -- a lock-free, insertion-ordered drop-in ``set`` with atomic
   ``add_if_absent``/``discard_if_present``.
+* :class:`AtomicCounterDict` -- a lock-free drop-in ``collections.Counter`` whose int64 counts
+  live in the table, so an increment is one atomic step that allocates nothing.
 * :class:`AtomicInt` -- a signed 64-bit integer updated atomically (Java's ``AtomicLong``).
 * :class:`AtomicRef` -- an atomic reference to any object (Java's ``AtomicReference``).
 * :class:`AtomicCounter` -- a striped counter for hot increments (Java's ``LongAdder``).
@@ -19,10 +21,12 @@ from lockless._lockless import AtomicCounter, AtomicDictIterator, AtomicInt, Ato
 
 from lockless._dict import NOT_FOUND, AtomicDict
 from lockless._set import AtomicSet
+from lockless._counter import AtomicCounterDict
 
 __all__ = [
     "NOT_FOUND",
     "AtomicCounter",
+    "AtomicCounterDict",
     "AtomicDict",
     "AtomicDictIterator",
     "AtomicInt",

@@ -36,6 +36,8 @@ __all__ = [
     "AtomicQueue",
     "AtomicSetBase",
     "AtomicSetIterator",
+    "AtomicCounterDictBase",
+    "AtomicCounterDictIterator",
 ]
 
 @final
@@ -610,4 +612,80 @@ class AtomicSetBase(Generic[_T]):
     def _toggle(self, key: _T, /) -> bool: ...
     def _add_all(self, iterable: Iterable[_T], /) -> None: ...
     def _discard_all(self, iterable: Iterable[object], /) -> None: ...
+    def __class_getitem__(cls, item: Any) -> GenericAlias: ...
+
+@final
+class AtomicCounterDictIterator(Generic[_T]):
+    """A weakly consistent iterator over an AtomicCounterDict (its keys, counts or
+    ``(key, count)`` pairs), in insertion order.
+
+    Never raises because of concurrent changes and never yields a key twice; yields each key
+    present for the whole iteration exactly once, with its count when the iterator reached it;
+    keys added after it began may be missed. Holds the counter dict alive. Lock-free and
+    shareable: threads stepping one iterator each get distinct entries.
+    """
+
+    def __iter__(self) -> AtomicCounterDictIterator[_T]: ...
+    def __next__(self) -> _T: ...
+
+@disjoint_base
+class AtomicCounterDictBase(Generic[_K]):
+    """The compiled base of :class:`lockless.AtomicCounterDict`; use that class.
+
+    Every method here is one lock-free engine operation (no thread ever waits for another) and
+    linearizable per key. Counts are signed 64-bit ints stored in the table: an increment is one
+    atomic step on the key's slot and allocates nothing. A count that is not an int raises
+    TypeError, one outside the signed 64-bit range OverflowError, and neither changes anything.
+    Keys are hashed once per call; their ``__eq__`` never runs while the thread holds back memory
+    reclamation.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
+    def __len__(self) -> int:
+        """Keys present; exact when no write is in flight (striped counters, no lock)."""
+    def __contains__(self, key: object, /) -> bool:
+        """Atomic membership test."""
+    def __getitem__(self, key: _K, /) -> int:
+        """The key's count; 0 for a missing key, which is not inserted (as Counter)."""
+    def __setitem__(self, key: _K, n: int, /) -> None:
+        """Atomically sets the key's count (TypeError for a non-int, and nothing changes)."""
+    def __delitem__(self, key: _K, /) -> None:
+        """Atomically removes the key; a missing key is no error (as Counter)."""
+    def __iter__(self) -> AtomicCounterDictIterator[_K]:
+        """Weakly consistent iteration over the keys in insertion order."""
+    def _iter_items(self) -> AtomicCounterDictIterator[tuple[_K, int]]: ...
+    def _iter_values(self) -> AtomicCounterDictIterator[int]: ...
+    @overload
+    def get(self, key: _K, default: None = None) -> int | None: ...
+    @overload
+    def get(self, key: _K, default: int | _T) -> int | _T: ...
+    @overload
+    def pop(self, key: _K) -> int:
+        """Atomically removes the key and returns its count (or ``default``; else KeyError)."""
+    @overload
+    def pop(self, key: _K, default: int | _T) -> int | _T: ...
+    def popitem(self) -> tuple[_K, int]:
+        """Atomically removes and returns the most recently inserted ``(key, count)``; KeyError
+        if empty."""
+    def setdefault(self, key: _K, default: int = 0) -> int:
+        """The key's count; if absent, atomically inserts it with ``default`` first."""
+    def clear(self) -> None:
+        """Removes every key in one atomic step."""
+    def add(self, key: _K, n: int = 1) -> int:
+        """Atomically adds ``n`` to the key's count (inserting it at 0 first if absent) and
+        returns the new count. OverflowError, and the count unchanged, if the sum leaves the
+        signed 64-bit range. Lock-free; allocates nothing for counts below 2**59 in size."""
+    def get_and_add(self, key: _K, n: int = 1) -> int:
+        """As ``add``, but returns the count before."""
+    def compare_and_set(self, key: _K, expected: int, desired: int) -> bool:
+        """Atomically: if the key's count is ``expected`` (a missing key counts as 0), sets it
+        to ``desired`` (inserting the key) and returns True; else returns False."""
+    def get_and_set(self, key: _K, n: int) -> int:
+        """Atomically sets the key's count to ``n``; returns the count before (0 if absent)."""
+    def get_and_reset(self, key: _K) -> int:
+        """Atomically sets a present key's count to 0, keeping the key; returns the count
+        before (0, inserting nothing, if absent)."""
+    def _count_all(self, iterable: Iterable[_K], sign: int, /) -> None: ...
+    def _add_pairs(self, pairs: Iterable[tuple[_K, int]], sign: int, /) -> None: ...
+    def _discard_nonpositive(self, key: _K, /) -> bool: ...
     def __class_getitem__(cls, item: Any) -> GenericAlias: ...

@@ -475,6 +475,13 @@ pub unsafe trait Handle: Sized {
         true
     }
 
+    /// Whether `ptr` is an object the caller's garbage collector should be shown (a Python
+    /// object, for the binding's `__traverse__`). Defaults to [`Handle::needs_release`]; a
+    /// handle that owns memory of the engine's own (a count too wide to pack) answers false.
+    fn is_traced(ptr: NonNull<()>) -> bool {
+        Self::needs_release(ptr)
+    }
+
     /// A new strong reference to this object.
     fn clone_ref(&self) -> Self {
         // SAFETY: `self` holds a reference, so the object is alive for the call.

@@ -4,6 +4,7 @@
 mod atomic_counter;
 mod atomic_int;
 mod atomic_ref;
+mod counter;
 mod dict;
 mod dict_iter;
 mod errors;
@@ -41,6 +42,8 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<queue::PyAtomicQueue>()?;
     m.add_class::<set::PyAtomicSet>()?;
     m.add_class::<set::PySetIterator>()?;
+    m.add_class::<counter::PyAtomicCounterDict>()?;
+    m.add_class::<counter::PyCounterIterator>()?;
     let py = m.py();
     fastcall::install::<atomic_counter::FastIncrement>(&py.get_type::<atomic_counter::PyAtomicCounter>())?;
     fastcall::install::<atomic_int::FastIncrementAndGet>(&py.get_type::<atomic_int::PyAtomicInt>())?;
@@ -50,5 +53,6 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fastcall::install::<queue::FastPut>(&py.get_type::<queue::PyAtomicQueue>())?;
     fastcall::install::<queue::FastGet>(&py.get_type::<queue::PyAtomicQueue>())?;
     fastcall::install::<set::FastSetAdd>(&py.get_type::<set::PyAtomicSet>())?;
+    fastcall::install::<counter::FastCounterAdd>(&py.get_type::<counter::PyAtomicCounterDict>())?;
     Ok(())
 }

@@ -194,7 +194,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
 
     /// Calls `visit` with every key and value pointer the current generation owns, without
     /// pinning or allocating (for a garbage collector's traversal). Values for which
-    /// [`Handle::needs_release`] is false (the set's marker) are skipped: nobody owns them.
+    /// [`Handle::is_traced`] is false (the set's marker, counts) are skipped.
     ///
     /// # Safety
     /// No other thread may be modifying the map (e.g. the world is stopped for a collection).

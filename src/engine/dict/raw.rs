@@ -342,8 +342,9 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
             if let Some(key) = key_ptr(t.entries[i].key.load(Ordering::Relaxed)) {
                 visit(key);
             }
-            // A value that needs no release (the set's marker) is not an object anyone owns.
-            if let Some(value) = t.live_value(i).filter(|&v| V::needs_release(v)) {
+            // A value that needs no release (the set's marker, a packed count) is not an object
+            // anyone owns; a boxed count is, but not one the caller's collector knows.
+            if let Some(value) = t.live_value(i).filter(|&v| V::is_traced(v)) {
                 visit(value);
             }
         }

@@ -1,0 +1,239 @@
+"""AtomicCounterDict's own guarantees beyond Counter's: int64 counts (overflow and non-int counts
+change nothing), the atomic operations, hostile keys, registration, GC and leaks."""
+
+from __future__ import annotations
+
+import gc
+import pickle
+import sys
+import weakref
+from collections import Counter
+from collections.abc import Mapping, MutableMapping
+
+import pytest
+
+from dict_support import Box, drive_until
+from lockless import AtomicCounterDict
+
+I64_MAX = 2**63 - 1
+I64_MIN = -(2**63)
+
+
+class Boom(Exception):
+    pass
+
+
+class HashBoom:
+    def __hash__(self):
+        raise Boom
+
+
+class EqBoom:
+    """Hash 7, equal to nothing, loudly."""
+
+    def __hash__(self):
+        return 7
+
+    def __eq__(self, other):
+        raise Boom
+
+
+def test_a_missing_key_reads_as_zero_and_is_not_inserted():
+    c = AtomicCounterDict()
+    assert c["nope"] == 0 and "nope" not in c and len(c) == 0
+    assert c.get("nope") is None and c.get("nope", 5) == 5
+
+
+def test_construction_from_an_iterable_a_mapping_and_keywords():
+    assert list(AtomicCounterDict("abca").items()) == [("a", 2), ("b", 1), ("c", 1)]
+    assert AtomicCounterDict({"a": 3, "b": -1}) == Counter({"a": 3, "b": -1})
+    assert AtomicCounterDict(a=1, b=0) == Counter(a=1, b=0)
+    assert AtomicCounterDict(Counter("xy"), x=2)["x"] == 3
+
+
+def test_the_atomic_operations_return_what_they_say():
+    c = AtomicCounterDict()
+    assert c.add("k") == 1 and c.add("k", 4) == 5 and c.add("k", -7) == -2
+    assert c.get_and_add("k") == -2 and c["k"] == -1
+    assert c.compare_and_set("k", 5, 9) is False and c["k"] == -1
+    assert c.compare_and_set("k", -1, 9) is True and c["k"] == 9
+    assert c.compare_and_set("new", 0, 3) is True and c["new"] == 3, "an absent key counts as 0"
+    assert c.compare_and_set("other", 1, 3) is False and "other" not in c
+    assert c.get_and_set("k", 4) == 9 and c.get_and_set("fresh", 2) == 0 and c["fresh"] == 2
+    assert c.get_and_reset("k") == 4 and c["k"] == 0 and "k" in c, "reset keeps the key"
+    assert c.get_and_reset("absent") == 0 and "absent" not in c
+    assert c.add("z", 0) == 0 and "z" in c, "add inserts at 0 first"
+
+
+@pytest.mark.parametrize("big", [I64_MAX, I64_MIN, 2**59, -(2**59) - 1, 2**60 + 3])
+def test_counts_cover_the_whole_int64_range(big):
+    c = AtomicCounterDict()
+    c["k"] = big
+    assert c["k"] == big
+    assert c.add("k", 0) == big
+    c.add("k", -1 if big > 0 else 1)
+    assert c["k"] == big + (-1 if big > 0 else 1)
+    assert pickle.loads(pickle.dumps(c))["k"] == c["k"]
+
+
+def test_a_result_outside_int64_raises_overflow_and_leaves_the_count_unchanged():
+    c = AtomicCounterDict(top=I64_MAX, bottom=I64_MIN)
+    with pytest.raises(OverflowError):
+        c.add("top")
+    with pytest.raises(OverflowError):
+        c.get_and_add("bottom", -1)
+    with pytest.raises(OverflowError):
+        c.update(["top"])
+    with pytest.raises(OverflowError):
+        c.subtract({"bottom": 1})
+    assert c["top"] == I64_MAX and c["bottom"] == I64_MIN
+    with pytest.raises(OverflowError):
+        c["x"] = 2**63
+    with pytest.raises(OverflowError):
+        c.add("x", -(2**63) - 1)
+    with pytest.raises(OverflowError):
+        c.subtract({"y": I64_MIN})  # -(-2**63) does not fit
+    assert "x" not in c and "y" not in c
+
+
+@pytest.mark.parametrize("bad", ["1", 1.0, None, [1], 1j])
+def test_a_non_int_count_raises_type_error_and_changes_nothing(bad):
+    c = AtomicCounterDict(a=1)
+    with pytest.raises(TypeError):
+        c["b"] = bad
+    with pytest.raises(TypeError):
+        c.update({"a": 5, "b": bad})  # "a" is not added either: counts are checked first
+    with pytest.raises(TypeError):
+        AtomicCounterDict({"a": 1, "b": bad})
+    with pytest.raises(TypeError):
+        c.update(a=2, b=bad)
+    with pytest.raises(TypeError):
+        c.add("a", bad)
+    with pytest.raises(TypeError):
+        c.compare_and_set("a", 1, bad)
+    assert list(c.items()) == [("a", 1)]
+
+
+def test_bool_counts_are_ints():
+    c = AtomicCounterDict()
+    c["t"] = True
+    assert c.add("t", True) == 2
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c, k: c.add(k),
+        lambda c, k: c.get_and_add(k, 2),
+        lambda c, k: c.compare_and_set(k, 0, 1),
+        lambda c, k: c.get_and_set(k, 1),
+        lambda c, k: c.get_and_reset(k),
+        lambda c, k: c.__setitem__(k, 1),
+        lambda c, k: c.__getitem__(k),
+        lambda c, k: c.__delitem__(k),
+        lambda c, k: c.update([k]),
+        lambda c, k: c.update({k: 1}),
+        lambda c, k: c.subtract([k]),
+        lambda c, k: k in c,
+        lambda c, k: c.pop(k, None),
+        lambda c, k: c.setdefault(k, 1),
+    ],
+)
+@pytest.mark.parametrize("key", [[], HashBoom(), EqBoom()], ids=["unhashable", "hash_raises", "eq_raises"])
+def test_hostile_keys_propagate_and_leave_the_counter_unchanged(call, key):
+    c = AtomicCounterDict()
+    c.add(EqBoom())  # hash 7: a probe for the EqBoom key must call __eq__
+    c.add("a", 3)
+    before = list(c.items())
+    expected = TypeError if isinstance(key, list) else Boom
+    with pytest.raises(expected):
+        call(c, key)
+    assert list(c.items()) == before
+
+
+def test_fromkeys_is_undefined_as_in_counter():
+    with pytest.raises(NotImplementedError):
+        AtomicCounterDict.fromkeys("abc")
+
+
+def test_registered_as_a_mutable_mapping_and_generic():
+    c = AtomicCounterDict("ab")
+    assert isinstance(c, MutableMapping) and isinstance(c, Mapping)
+    assert AtomicCounterDict[str].__origin__ is AtomicCounterDict
+    assert repr(AtomicCounterDict()) == "AtomicCounterDict()"
+    assert repr(AtomicCounterDict("abb")) == "AtomicCounterDict({'b': 2, 'a': 1})"
+    with pytest.raises(TypeError):
+        hash(c)
+
+
+class Mine(AtomicCounterDict):
+    pass
+
+
+def test_a_subclass_keeps_its_type_through_copy_and_pickle():
+    m = Mine("aab")
+    m.note = "kept"
+    for clone in (m.copy(), pickle.loads(pickle.dumps(m))):
+        assert type(clone) is Mine and clone == m
+    assert pickle.loads(pickle.dumps(m)).note == "kept"
+    assert repr(m) == "Mine({'a': 2, 'b': 1})"
+
+
+def test_popitem_takes_the_last_inserted_and_raises_when_empty():
+    c = AtomicCounterDict("ab")
+    assert c.popitem() == ("b", 1)
+    assert c.popitem() == ("a", 1)
+    with pytest.raises(KeyError):
+        c.popitem()
+
+
+def test_a_cycle_through_a_key_is_collected():
+    class Node:
+        pass
+
+    node = Node()
+    c = AtomicCounterDict()
+    c.add(node, 2**62)  # a boxed count beside the key: never shown to the collector
+    node.counts = c
+    gone = weakref.ref(node)
+    del node, c
+    assert drive_until(lambda: gc.collect() is not None and gone() is None)
+
+
+def test_removed_and_replaced_keys_are_released():
+    c = AtomicCounterDict()
+    keys = [Box(i) for i in range(50)]
+    refs = [sys.getrefcount(k) for k in keys]
+    for k in keys:
+        c.add(k, 2**61)  # boxed
+        c.add(k, -(2**61))  # packed again
+        c[k] = 5
+    for k in keys[::2]:
+        del c[k]
+    c.clear()
+    del k
+    assert drive_until(lambda: [sys.getrefcount(k) for k in keys] == refs)
+
+
+def test_every_operation_repeated_leaves_key_refcounts_at_baseline():
+    c = AtomicCounterDict()
+    k, other = Box("k"), Box("other")
+    c.add(other)
+    base = (sys.getrefcount(k), sys.getrefcount(other))
+    for _ in range(200):
+        c.add(k)
+        c.get_and_add(k, 2**62)
+        c.add(k, -(2**62))
+        c.compare_and_set(k, 3, 4)
+        c.get_and_set(k, 1)
+        c.get_and_reset(k)
+        c.update([k, k])
+        c.subtract({k: 1})
+        assert (c[k], k in c, c.get(k), len(list(c.items()))) == (1, True, 1, 2)
+        c.pop(k)
+        c.setdefault(k, 1)
+        del c[k]
+        with pytest.raises(OverflowError):
+            c.add(other, 2**63 - 1)  # other holds 1
+        c[other] = 1
+    assert drive_until(lambda: (sys.getrefcount(k), sys.getrefcount(other)) == base)
