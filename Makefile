@@ -154,8 +154,9 @@ sdist: $(VENV_FT)/.deps-stamp
 	$(VENV_FT)/bin/maturin sdist --out $(DIST)
 
 # $(call suite,VENV,PYTEST-ARGS): the test suite against the lockless installed in VENV (not the
-# source tree): a copy of tests/ (with README.md and CHANGELOG.md, which it reads, and pyproject.toml, its
-# pytest settings) in a scratch directory, which is all that is on sys.path besides site-packages.
+# source tree): a copy of tests/ (with README.md and CHANGELOG.md, which it reads, and
+# pyproject.toml, its pytest settings) in a scratch directory, which is all that is on sys.path
+# besides site-packages.
 # Hypothesis takes a tenth of its examples (LOCKLESS_QUICK=1): these runs test the artefact, and
 # the develop build's runs search the inputs in full.
 define suite
