@@ -109,8 +109,9 @@ test-types: build-ft
 
 # Every test once more, each run by 4 threads at once (pytest-run-parallel), to flush out state
 # that tests share through lockless. Tests that cannot run beside themselves carry the plugin's
-# `thread_unsafe(reason=...)` marker and run in one thread. Hypothesis takes a tenth of its
-# examples (LOCKLESS_QUICK=1): this pass looks for sharing bugs, not for inputs.
+# `thread_unsafe(reason=...)` marker, and tests whose copies would share nothing (a subprocess,
+# a private dict) its `parallel_threads(1)`; both run in one thread. Hypothesis takes a tenth of
+# its examples (LOCKLESS_QUICK=1): this pass looks for sharing bugs, not for inputs.
 test-parallel: build-ft
 	$(VENV_FT)/bin/python -c 'import pytest_run_parallel' 2>/dev/null || $(VENV_FT)/bin/python -m pip install --quiet $(PARALLEL_DEP)
 	LOCKLESS_QUICK=1 $(VENV_FT)/bin/python -m pytest -W error -q -p no:cacheprovider --parallel-threads=4
@@ -153,12 +154,11 @@ sdist: $(VENV_FT)/.deps-stamp
 	mkdir -p $(DIST) && rm -f $(DIST)/*.tar.gz
 	$(VENV_FT)/bin/maturin sdist --out $(DIST)
 
-# $(call suite,VENV,PYTEST-ARGS): the test suite against the lockless installed in VENV (not the
-# source tree): a copy of tests/ (with README.md and CHANGELOG.md, which it reads, and
-# pyproject.toml, its pytest settings) in a scratch directory, which is all that is on sys.path
-# besides site-packages.
-# Hypothesis takes a tenth of its examples (LOCKLESS_QUICK=1): these runs test the artefact, and
-# the develop build's runs search the inputs in full.
+# $(call suite,VENV,PYTEST-ARGS): the test suite against the lockless installed in VENV, not the
+# source tree: it runs in a scratch directory holding a copy of tests/ (with README.md and
+# CHANGELOG.md, which tests read, and pyproject.toml for pytest's settings), so nothing else is
+# on sys.path besides site-packages. Hypothesis takes a tenth of its examples (LOCKLESS_QUICK=1):
+# these runs test the artefact; the develop build's runs search the inputs in full.
 define suite
 	( scratch=$$(mktemp -d)
 	  trap 'rm -rf "$$scratch"' EXIT
@@ -194,7 +194,6 @@ test-sdist: sdist
 	$(call fresh_venv,$(VENV_SDIST),$(ROOT)/$(VENV_FT)/bin/python)
 	CARGO_TARGET_DIR=$(TARGET)/sdist $(VENV_SDIST)/bin/python -m pip install --quiet --no-binary lockless $(DIST)/lockless-*.tar.gz
 	$(call suite,$(VENV_SDIST))
-
 
 # --- demo and cleanup ---------------------------------------------------------------------------
 
