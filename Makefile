@@ -1,6 +1,9 @@
 # lockless — build and test.
 #
-#   make test    everything CI runs: engine tests, both Python builds, GIL check, wheel
+#   make test    everything CI runs: engine tests, both Python builds, GIL check, a pass under
+#                pytest-run-parallel, the wheels and the sdist installed and tested
+#   make wheel   portable wheels (manylinux2014) for 3.13t and for python3, in dist/
+#   make sdist   the source distribution, in dist/
 #   make demo    threads incrementing an int vs AtomicInt vs AtomicCounter
 #   make clean   removes build output and the venvs
 #
@@ -18,18 +21,20 @@ SHELL := bash
 
 VENV_FT   := .venv
 VENV_GIL  := .venv-gil
-VENV_WHL  := .venv-wheel
 # hypothesis>=6.140 and mypy>=2 (its ast-serialize needs a PyO3 without 3.13t support) do not
-# install on the free-threaded 3.13 here.
-PY_DEPS   := maturin pytest 'hypothesis<6.140' 'mypy<2'
+# install on the free-threaded 3.13 here. pytest-run-parallel is pinned: `make test-parallel`
+# depends on its command line and its marker.
+PARALLEL_DEP := 'pytest-run-parallel==0.10.0'
+TEST_DEPS := pytest 'hypothesis<6.140' $(PARALLEL_DEP)
+PY_DEPS   := maturin $(TEST_DEPS) 'mypy<2'
 SOURCES   := Cargo.toml pyproject.toml $(shell find src python -type f \( -name '*.rs' -o -name '*.py' -o -name '*.pyi' \) 2>/dev/null)
 ROOT      := $(CURDIR)
 TARGET    := $(or $(CARGO_TARGET_DIR),$(ROOT)/target)
 
 .PHONY: test test-rust test-lint test-loom test-py test-py-ft test-py-gil test-gil-disabled test-types \
-        test-wheel build build-ft build-gil venvs demo clean bench-rust
+        test-parallel test-wheel test-sdist wheel sdist build build-ft build-gil venvs demo clean bench-rust
 
-test: test-rust test-lint test-loom test-py test-gil-disabled test-types test-wheel test-bench
+test: test-rust test-lint test-loom test-py test-gil-disabled test-types test-parallel test-wheel test-sdist test-bench
 	@echo "make test: all green"
 
 # --- venvs --------------------------------------------------------------------------------------
@@ -102,14 +107,93 @@ test-gil-disabled: build-ft
 test-types: build-ft
 	$(VENV_FT)/bin/python -m mypy --strict python/lockless tests/typing_usage.py
 
-# Packaging: a release wheel for the free-threaded interpreter, installed into a scratch venv.
-test-wheel: $(VENV_FT)/.deps-stamp
-	rm -rf $(TARGET)/wheels-ft $(VENV_WHL)
-	PYO3_PYTHON=$(ROOT)/$(VENV_FT)/bin/python CARGO_TARGET_DIR=$(TARGET)/py-ft \
-	    $(VENV_FT)/bin/maturin build --release --quiet --interpreter $(ROOT)/$(VENV_FT)/bin/python --out $(TARGET)/wheels-ft
-	$(ROOT)/$(VENV_FT)/bin/python -m venv $(VENV_WHL)
-	$(VENV_WHL)/bin/python -m pip install --quiet --no-index $(TARGET)/wheels-ft/*.whl
-	cd "$$(mktemp -d)" && $(ROOT)/$(VENV_WHL)/bin/python -c 'import sys, lockless; assert "$(VENV_WHL)" in lockless.__file__, lockless.__file__; assert lockless.AtomicInt(41).increment_and_get() == 42; assert not sys._is_gil_enabled(); print("wheel ok:", lockless.__file__)'
+# Every test once more, each run by 4 threads at once (pytest-run-parallel), to flush out state
+# that tests share through lockless. Tests that cannot run beside themselves carry the plugin's
+# `thread_unsafe(reason=...)` marker, and tests whose copies would share nothing (a subprocess,
+# a private dict) its `parallel_threads(1)`; both run in one thread. Hypothesis takes a tenth of
+# its examples (LOCKLESS_QUICK=1): this pass looks for sharing bugs, not for inputs.
+test-parallel: build-ft
+	$(VENV_FT)/bin/python -c 'import pytest_run_parallel' 2>/dev/null || $(VENV_FT)/bin/python -m pip install --quiet $(PARALLEL_DEP)
+	LOCKLESS_QUICK=1 $(VENV_FT)/bin/python -m pytest -W error -q -p no:cacheprovider --parallel-threads=4
+
+# --- release artefacts: portable wheels and the sdist --------------------------------------------
+
+DIST         := dist
+VENV_WHL     := .venv-wheel
+VENV_WHL_GIL := .venv-wheel-gil
+VENV_SDIST   := .venv-sdist
+# Zig (from PyPI's ziglang) links the extension against glibc 2.17's symbols, so the wheels are
+# manylinux2014 whatever glibc this machine has; auditwheel checks the tag (scripts/check-wheels).
+# Pinned, as maturin drives zig's command line.
+WHEEL_TOOLS  := 'ziglang==0.15.2' 'auditwheel==6.8.2'
+
+$(VENV_FT)/.wheel-tools-stamp: $(VENV_FT)/.deps-stamp
+	$(VENV_FT)/bin/python -m pip install --quiet $(WHEEL_TOOLS)
+	touch $@
+
+# $(call wheel,PYTHON,TARGET-SUBDIR): a stripped release wheel for PYTHON in $(DIST)/. Each
+# interpreter has its own target directory, as for `maturin develop`, and the zig build its own
+# (it names the target triple, so cargo would not share it with the develop build anyway).
+# .venv's bin goes first on PATH, where maturin finds `python -m ziglang`.
+define wheel
+	PATH=$(ROOT)/$(VENV_FT)/bin:$$PATH PYO3_PYTHON=$(1) CARGO_TARGET_DIR=$(TARGET)/$(2) \
+	    $(VENV_FT)/bin/maturin build --release --strip --zig --compatibility manylinux2014 \
+	        --quiet --interpreter $(1) --out $(DIST)
+endef
+
+# The two wheels: CPython 3.13t (from scripts/python-ft, through .venv) and the machine's
+# python3 (a GIL build), each tagged manylinux2014; then their tags, symbols and sizes checked.
+wheel: $(VENV_FT)/.wheel-tools-stamp
+	mkdir -p $(DIST) && rm -f $(DIST)/*.whl
+	gil_python=$$(command -v python3)
+	$(call wheel,$(ROOT)/$(VENV_FT)/bin/python,wheel-ft)
+	$(call wheel,$$gil_python,wheel-gil)
+	$(VENV_FT)/bin/python scripts/check-wheels $(DIST)/*.whl
+
+sdist: $(VENV_FT)/.deps-stamp
+	mkdir -p $(DIST) && rm -f $(DIST)/*.tar.gz
+	$(VENV_FT)/bin/maturin sdist --out $(DIST)
+
+# $(call suite,VENV,PYTEST-ARGS): the test suite against the lockless installed in VENV, not the
+# source tree: it runs in a scratch directory holding a copy of tests/ (with README.md and
+# CHANGELOG.md, which tests read, and pyproject.toml for pytest's settings), so nothing else is
+# on sys.path besides site-packages. Hypothesis takes a tenth of its examples (LOCKLESS_QUICK=1):
+# these runs test the artefact; the develop build's runs search the inputs in full.
+define suite
+	( scratch=$$(mktemp -d)
+	  trap 'rm -rf "$$scratch"' EXIT
+	  cp -r tests README.md CHANGELOG.md pyproject.toml "$$scratch"/
+	  cd "$$scratch"
+	  $(ROOT)/$(1)/bin/python -c 'import lockless; assert lockless.__file__.startswith("$(ROOT)/$(1)/"), lockless.__file__; print("testing", lockless.__version__, "from", lockless.__file__)'
+	  LOCKLESS_QUICK=1 $(ROOT)/$(1)/bin/python -m pytest -W error -q -p no:cacheprovider $(2) )
+endef
+
+# $(call fresh_venv,VENV,PYTHON): VENV anew from PYTHON, with the test suite's dependencies.
+define fresh_venv
+	rm -rf $(1)
+	$(2) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet $(TEST_DEPS)
+endef
+
+# Each wheel installed into a fresh venv of its interpreter (pip picks the wheel that matches),
+# and the suite run there; on 3.13t, importing it must leave the GIL disabled.
+test-wheel: wheel
+	$(call fresh_venv,$(VENV_WHL),$(ROOT)/$(VENV_FT)/bin/python)
+	$(VENV_WHL)/bin/python -m pip install --quiet --no-index --find-links $(DIST) --only-binary :all: lockless
+	$(call suite,$(VENV_WHL))
+	$(VENV_WHL)/bin/python -c 'import sys, lockless; sys.exit("error: importing lockless re-enabled the GIL" if sys._is_gil_enabled() else None)'
+	$(call fresh_venv,$(VENV_WHL_GIL),python3)
+	$(VENV_WHL_GIL)/bin/python -m pip install --quiet --no-index --find-links $(DIST) --only-binary :all: lockless
+	$(call suite,$(VENV_WHL_GIL))
+
+# The sdist built from source by pip in a fresh 3.13t venv, as a user without a matching wheel
+# gets it (pip fetches maturin into an isolated build environment; cargo compiles in
+# $(TARGET)/sdist, which only a rerun finds filled), and the suite run there.
+test-sdist: sdist
+	$(call fresh_venv,$(VENV_SDIST),$(ROOT)/$(VENV_FT)/bin/python)
+	CARGO_TARGET_DIR=$(TARGET)/sdist $(VENV_SDIST)/bin/python -m pip install --quiet --no-binary lockless $(DIST)/lockless-*.tar.gz
+	$(call suite,$(VENV_SDIST))
 
 # --- demo and cleanup ---------------------------------------------------------------------------
 
@@ -117,7 +201,7 @@ demo: build-ft
 	$(VENV_FT)/bin/python examples/demo.py
 
 clean:
-	rm -rf target $(VENV_FT) $(VENV_GIL) $(VENV_WHL) dist .hypothesis .pytest_cache .mypy_cache
+	rm -rf target $(VENV_FT) $(VENV_GIL) $(VENV_WHL) $(VENV_WHL_GIL) $(VENV_SDIST) $(DIST) .hypothesis .pytest_cache .mypy_cache
 	find python tests examples -name '__pycache__' -type d -prune -exec rm -rf {} +
 	rm -f python/lockless/*.so
 

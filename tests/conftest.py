@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import sysconfig
 import threading
@@ -14,10 +15,16 @@ R = TypeVar("R")
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
+# `make test` runs the suite several times: against the develop build in full, then against the
+# installed wheels and sdist and under pytest-run-parallel with LOCKLESS_QUICK=1, where the
+# Hypothesis machines take a tenth of their examples (those runs test packaging and sharing,
+# not inputs).
+QUICK = os.environ.get("LOCKLESS_QUICK") == "1"
 
-def pytest_configure(config: pytest.Config) -> None:
-    # pytest-run-parallel's marker, registered here too so the suite runs without the plugin.
-    config.addinivalue_line("markers", "thread_unsafe(reason): the test cannot run in parallel with itself")
+
+def examples(n: int) -> int:
+    """Hypothesis ``max_examples`` for a test that takes ``n`` in a full run."""
+    return max(10, n // 10) if QUICK else n
 
 
 def run_threads(n: int, target: Callable[[int], R]) -> list[R]:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from conftest import run_threads
+from conftest import examples, run_threads
 from lockless import AtomicInt
 
 INT64_MIN = -(2**63)
@@ -700,11 +700,11 @@ class AtomicIntMachine(RuleBasedStateMachine):
 
 
 TestAtomicIntMachine = AtomicIntMachine.TestCase
-TestAtomicIntMachine.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
+TestAtomicIntMachine.settings = settings(max_examples=examples(150), stateful_step_count=30, deadline=None)
 
 
 @given(x=int64s, y=operands)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_every_inplace_operator_agrees_with_the_int64_model(x, y):
     for name, iop in OPS.items():
         expected = model_result(name, x, y)

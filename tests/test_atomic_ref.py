@@ -14,7 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from conftest import run_threads
+from conftest import examples, run_threads
 from lockless import AtomicRef
 
 
@@ -314,4 +314,4 @@ class AtomicRefMachine(RuleBasedStateMachine):
 
 
 TestAtomicRefMachine = AtomicRefMachine.TestCase
-TestAtomicRefMachine.settings = settings(max_examples=100, stateful_step_count=30, deadline=None)
+TestAtomicRefMachine.settings = settings(max_examples=examples(100), stateful_step_count=30, deadline=None)

@@ -637,6 +637,9 @@ def test_repr_whose_value_mutates_the_dict_does_not_crash():
 # --- subinterpreters, interpreter exit under churn ---------------------------------------------------
 
 
+# One thread: each copy would build its own dict, so four at once share nothing and only take
+# four times as long (pytest-run-parallel).
+@pytest.mark.parallel_threads(1)
 def test_a_hundred_thousand_int_keys_with_one_hash_finish_and_stay_compact():
     # Every key has hash 0, so every probe walks one run of 10^5 slots: quadratic, as for dict
     # (161 s here). Exact ints carry a fingerprint of their value in the index tag, so the walk

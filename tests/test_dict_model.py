@@ -7,6 +7,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from conftest import examples
 from dict_support import NAN, Collide, assert_same_items
 from lockless import NOT_FOUND, AtomicDict
 
@@ -121,5 +122,5 @@ class DictMachine(RuleBasedStateMachine):
         assert self.ad == self.d
 
 
-DictMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+DictMachine.TestCase.settings = settings(max_examples=examples(150), stateful_step_count=40, deadline=None)
 test_atomic_dict_behaves_like_dict = DictMachine.TestCase

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from conftest import examples
 from dict_support import NAN, Collide
 from lockless import AtomicSet
 
@@ -207,7 +208,7 @@ class SetAgainstSet(RuleBasedStateMachine):
 
 TestSetAgainstSet = SetAgainstSet.TestCase
 TestSetAgainstSet.settings = settings(
-    max_examples=150, stateful_step_count=40, deadline=None,
+    max_examples=examples(150), stateful_step_count=40, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 
@@ -252,4 +253,4 @@ class OrderAgainstDict(RuleBasedStateMachine):
 
 
 TestOrderAgainstDict = OrderAgainstDict.TestCase
-TestOrderAgainstDict.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
+TestOrderAgainstDict.settings = settings(max_examples=examples(100), stateful_step_count=40, deadline=None)

@@ -13,6 +13,9 @@ import pytest
 pytest.importorskip("mypy.stubtest", reason="mypy is not installed in this venv (pip install 'mypy<2')")
 
 
+# One thread: stubtest runs in a subprocess, so copies share nothing in this process and four
+# mypy runs at once only cost a minute (pytest-run-parallel).
+@pytest.mark.parallel_threads(1)
 def test_stubtest_reports_no_error(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "mypy.stubtest", "lockless"],

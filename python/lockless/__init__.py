@@ -18,6 +18,7 @@ exact guarantees.
 """
 
 from lockless._lockless import AtomicCounter, AtomicDictIterator, AtomicInt, AtomicQueue, AtomicRef
+from lockless._lockless import __version__ as __version__
 
 from lockless._dict import NOT_FOUND, AtomicDict
 from lockless._set import AtomicSet

@@ -24,6 +24,9 @@ _IntLike = int | AtomicInt
 # What an AtomicInt compares with in order, as int does (complex compares only with == and !=).
 _Real = int | AtomicInt | float | Fraction | Decimal
 
+# The package version (Cargo.toml's), as the extension was built with it.
+__version__: str
+
 # The compiled module's __all__ (PyO3 lists every class and attribute it adds).
 __all__ = [
     "AtomicInt",

@@ -32,6 +32,9 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "lockless does not support subinterpreters: import it in the main interpreter",
         ));
     }
+    // Cargo.toml's version, which maturin also writes into the package metadata. An attribute,
+    // not `m.add`, which would list it in the module's __all__.
+    m.setattr("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<atomic_int::PyAtomicInt>()?;
     m.add_class::<atomic_ref::PyAtomicRef>()?;
     m.add_class::<atomic_counter::PyAtomicCounter>()?;
