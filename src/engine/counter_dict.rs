@@ -31,7 +31,7 @@
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use super::dict::{Action, AtomicDict, KeyHash};
+use super::dict::{Action, AtomicDict, CapacityError, KeyHash};
 use super::reclaim::Handle;
 
 /// A concurrent, insertion-ordered map from reference-counted keys to `i64` counts.
@@ -196,10 +196,17 @@ unsafe impl Handle for Count {
 /// Why a counting operation changed nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CountError<E> {
-    /// The caller's `eq` failed.
+    /// The caller's `eq` failed, or the table could not grow (a [`CapacityError`] converted to
+    /// `E`, as every write of the engine reports it).
     Key(E),
     /// The result would not fit an `i64`.
     Overflow,
+}
+
+impl<E: From<CapacityError>> From<CapacityError> for CountError<E> {
+    fn from(err: CapacityError) -> Self {
+        CountError::Key(E::from(err))
+    }
 }
 
 impl<K: Handle> AtomicDict<K, Count> {
@@ -211,7 +218,7 @@ impl<K: Handle> AtomicDict<K, Count> {
     /// Adds `n` to the key's count, inserting the key at 0 first if absent; returns the count
     /// before and after. One CAS on the value word (no allocation while the count packs); if
     /// the sum does not fit an `i64`, returns [`CountError::Overflow`] and changes nothing.
-    pub fn add_count<E>(
+    pub fn add_count<E: From<CapacityError>>(
         &self,
         key_hash: KeyHash,
         key: &K,
@@ -235,7 +242,7 @@ impl<K: Handle> AtomicDict<K, Count> {
 
     /// If the key's count is `expected` (an absent key counts as 0), sets it to `desired`
     /// (inserting the key if absent). Returns whether it did.
-    pub fn compare_and_set_count<E>(
+    pub fn compare_and_set_count<E: From<CapacityError>>(
         &self,
         key_hash: KeyHash,
         key: &K,
@@ -253,7 +260,7 @@ impl<K: Handle> AtomicDict<K, Count> {
 
     /// Sets the key's count to `n` (inserting the key if absent); returns the previous count,
     /// 0 if it was absent.
-    pub fn swap_count<E>(
+    pub fn swap_count<E: From<CapacityError>>(
         &self,
         key_hash: KeyHash,
         key: &K,
@@ -270,7 +277,7 @@ impl<K: Handle> AtomicDict<K, Count> {
 
     /// Sets a present key's count to 0, keeping the key; returns the previous count (0, and no
     /// insertion, if absent).
-    pub fn reset_count<E>(&self, key_hash: KeyHash, key: &K, eq: impl FnMut(&K) -> Result<bool, E>) -> Result<i64, E> {
+    pub fn reset_count<E: From<CapacityError>>(&self, key_hash: KeyHash, key: &K, eq: impl FnMut(&K) -> Result<bool, E>) -> Result<i64, E> {
         let mut old = 0;
         self.modify(key_hash, key, eq, |current, _spare| {
             old = current.map_or(0, Count::get);
@@ -280,7 +287,7 @@ impl<K: Handle> AtomicDict<K, Count> {
     }
 
     /// Removes the key if `remove(count)` is true, in one step; returns the count removed.
-    pub fn remove_count_if<E>(
+    pub fn remove_count_if<E: From<CapacityError>>(
         &self,
         key_hash: KeyHash,
         key: &K,
@@ -297,7 +304,7 @@ impl<K: Handle> AtomicDict<K, Count> {
 
     /// Sets the key's count to `n` only if the key is absent; returns the count present, if any
     /// (then nothing changed).
-    pub fn insert_count_if_absent<E>(
+    pub fn insert_count_if_absent<E: From<CapacityError>>(
         &self,
         key_hash: KeyHash,
         key: &K,

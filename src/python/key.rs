@@ -94,6 +94,14 @@ pub(crate) fn builtin_key_hash<V: Handle>(map: &AtomicDict<PyHandle, V>, key: &B
 /// builtin key types). The map is unchanged; the caller runs the general path.
 pub(crate) struct NeedsPython;
 
+/// A fast write that could not grow the table also gives up: the general path tries again and
+/// raises the MemoryError (or OverflowError) itself.
+impl From<CapacityError> for NeedsPython {
+    fn from(_: CapacityError) -> Self {
+        NeedsPython
+    }
+}
+
 /// The equality closure of a fast path (see [`builtin_key_hash`]): identity, then the builtin
 /// comparison; [`NeedsPython`] where `__eq__` would have to decide.
 #[inline]
