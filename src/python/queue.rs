@@ -22,7 +22,9 @@ use crate::python::fastcall::{fallback_slot, FastMethod};
 /// A lock-free multi-producer multi-consumer FIFO queue with `queue.Queue`'s interface.
 #[pyclass(name = "AtomicQueue", module = "lockless", frozen, weakref)]
 pub(crate) struct PyAtomicQueue {
-    inner: AtomicQueue<Py<PyAny>>,
+    /// Boxed: the queue's cache-padded counters ask for 128-byte alignment, which the heap
+    /// gives and CPython's object allocator (16 bytes) does not.
+    inner: Box<AtomicQueue<Py<PyAny>>>,
     /// The `maxsize` argument as given (`queue.Queue.maxsize` keeps it too, even if negative).
     maxsize: i64,
 }
@@ -209,7 +211,7 @@ impl PyAtomicQueue {
         // Spinning before sleeping helps only when the other side runs meanwhile: not while
         // the spinner holds a GIL.
         let tries = if gil_enabled(py) { 0 } else { SPIN_TRIES };
-        Self { inner: AtomicQueue::with_spin_tries(bound, tries), maxsize }
+        Self { inner: Box::new(AtomicQueue::with_spin_tries(bound, tries)), maxsize }
     }
 
     /// The bound given at construction; 0 or less means unbounded.
