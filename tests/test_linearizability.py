@@ -358,7 +358,9 @@ class LossyCounter:
 
 
 def test_checker_rejects_histories_recorded_from_a_counter_that_loses_adds():
-    with pytest.raises(NotLinearizable, match="add"):
+    # The minimized witness may be a lone read that no order of the adds explains, so the
+    # message need not name `add`: the rejection is the specification.
+    with pytest.raises(NotLinearizable):
         for seed in range(20):  # lost adds need an unlucky interleaving: try a few
             lin.check_counter_histories(20, seed=seed, factory=LossyCounter, threads=4)
 
