@@ -56,6 +56,7 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fastcall::install::<queue::FastPut>(&py.get_type::<queue::PyAtomicQueue>())?;
     fastcall::install::<queue::FastGet>(&py.get_type::<queue::PyAtomicQueue>())?;
     fastcall::install::<set::FastSetAdd>(&py.get_type::<set::PyAtomicSet>())?;
+    slots::install_set(&py.get_type::<set::PyAtomicSet>())?;
     fastcall::install::<counter::FastCounterAdd>(&py.get_type::<counter::PyAtomicCounterDict>())?;
     Ok(())
 }

@@ -17,7 +17,7 @@ use crate::engine::dict::{Cursor, KeyHash};
 use crate::engine::set::{AtomicSet, Present};
 use crate::python::gc::{release_dropped_table, traverse_table};
 use crate::python::handle::PyHandle;
-use crate::python::key::{eq_for, key_hash, keyed};
+use crate::python::key::{builtin_eq_for, builtin_key_hash, eq_for, key_hash, keyed};
 
 type Set = AtomicSet<PyHandle>;
 
@@ -61,6 +61,22 @@ impl PyAtomicSet {
 
     fn insert_hashed(&self, key: &Bound<'_, PyAny>, hash: KeyHash) -> PyResult<bool> {
         keyed(&self.set, key, hash, |k| self.set.add(hash, &PyHandle::lend(key), eq_for(key, k)))
+    }
+
+    /// `key in self` for an exact `str` or `int` key that meets no stored key of another type:
+    /// decided without Python code; `None` for every other call (the general path decides).
+    #[inline]
+    pub(crate) fn builtin_has(&self, key: &Bound<'_, PyAny>) -> Option<bool> {
+        let hash = builtin_key_hash(&self.set, key)?;
+        self.set.contains(hash, builtin_eq_for(key)).ok()
+    }
+
+    /// `add(key)` as [`Self::builtin_has`] decides membership: `None` leaves the set unchanged
+    /// for the general path (which also raises the MemoryError of a growth that failed here).
+    #[inline]
+    fn builtin_add(&self, key: &Bound<'_, PyAny>) -> Option<bool> {
+        let hash = builtin_key_hash(&self.set, key)?;
+        self.set.add(hash, &PyHandle::lend(key), builtin_eq_for(key)).ok()
     }
 
     fn delete(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -238,7 +254,8 @@ impl PySetIterator {
     }
 }
 
-/// `add(key)` without PyO3's argument parser (see `fastcall.rs`): the set's hottest write.
+/// `add(key)` without PyO3's argument parser (see `fastcall.rs`): the set's hottest write. An
+/// exact str or int key takes [`PyAtomicSet::builtin_add`] first, as the dict's slots do.
 pub(crate) struct FastSetAdd;
 
 impl crate::python::fastcall::FastMethod for FastSetAdd {
@@ -250,6 +267,11 @@ impl crate::python::fastcall::FastMethod for FastSetAdd {
         let [key] = args else { return None };
         // SAFETY: the method descriptor only calls us with instances of AtomicSetBase.
         let set = unsafe { slf.cast_unchecked::<PyAtomicSet>() };
-        Some(set.get().insert(key).map(|_| slf.py().None().into_bound(slf.py())))
+        let set = set.get();
+        let done = match set.builtin_add(key) {
+            Some(_) => Ok(()),
+            None => set.insert(key).map(drop),
+        };
+        Some(done.map(|()| slf.py().None().into_bound(slf.py())))
     }
 }

@@ -1,5 +1,5 @@
-//! The dict's hottest slots (`m[k]`, `k in m`, `m[k] = v`, `del m[k]`, `len(m)`) as plain C
-//! functions over `pyo3::ffi`, installed over the ones PyO3 made.
+//! The dict's hottest slots (`m[k]`, `k in m`, `m[k] = v`, `del m[k]`, `len(m)`), and the set's
+//! `x in s`, as plain C functions over `pyo3::ffi`, installed over the ones PyO3 made.
 //!
 //! PyO3 wraps every slot in its generic trampoline: attach bookkeeping (a thread-local counter
 //! up and down, the reference-pool check), a type check of `self` (`lockless.AtomicDict` is a
@@ -31,6 +31,7 @@ use pyo3::types::PyType;
 use crate::engine::dict::{Action, Outcome};
 use crate::python::dict::PyAtomicDict;
 use crate::python::handle::PyHandle;
+use crate::python::set::PyAtomicSet;
 use crate::python::key::{builtin_eq_for, builtin_key_hash};
 
 /// The slot functions PyO3 made: every call the fast paths decline.
@@ -101,7 +102,8 @@ unsafe fn redirect(ty: &Bound<'_, PyType>, name: &CStr, from: *mut c_void, to: *
             || (*ptr.cast::<ffi::PyWrapperDescrObject>()).d_wrapped != from
         {
             return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-                "AtomicDictBase.{name} is not the slot wrapper PyO3 made"
+                "{}.{name} is not the slot wrapper PyO3 made",
+                ty.name()?
             )));
         }
         (*ptr.cast::<ffi::PyWrapperDescrObject>()).d_wrapped = to;
@@ -109,20 +111,21 @@ unsafe fn redirect(ty: &Bound<'_, PyType>, name: &CStr, from: *mut c_void, to: *
     Ok(())
 }
 
-/// The dict behind `slf`, and `key`, borrowed for the call.
+/// The collection behind `slf` (a `T`), and `key`, borrowed for the call.
 ///
 /// # Safety
 /// Called from one of the slots below with their arguments: the thread is attached, `slf` is
-/// an instance of `AtomicDictBase` (or a subclass) and `key` a live object.
+/// an instance of `T`'s type (`AtomicDictBase`, `AtomicSetBase`, or a subclass) and `key` a
+/// live object.
 #[inline]
-unsafe fn args<'a, 'py>(
+unsafe fn args<'a, 'py, T: pyo3::PyClass>(
     slf: *mut ffi::PyObject,
     key: *mut ffi::PyObject,
-) -> (Borrowed<'a, 'py, PyAtomicDict>, Borrowed<'a, 'py, PyAny>) {
+) -> (Borrowed<'a, 'py, T>, Borrowed<'a, 'py, PyAny>) {
     // SAFETY: CPython calls slots attached; see the function's contract.
     unsafe {
         let py = Python::assume_attached();
-        (Borrowed::from_ptr(py, slf).cast_unchecked::<PyAtomicDict>(), Borrowed::from_ptr(py, key))
+        (Borrowed::from_ptr(py, slf).cast_unchecked::<T>(), Borrowed::from_ptr(py, key))
     }
 }
 
@@ -132,7 +135,7 @@ unsafe fn args<'a, 'py>(
 /// A `binaryfunc` slot of `AtomicDictBase`: see [`args`].
 unsafe extern "C" fn dict_subscript(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: forwarded from CPython's call.
-    let (dict, k) = unsafe { args(slf, key) };
+    let (dict, k) = unsafe { args::<PyAtomicDict>(slf, key) };
     let map = dict.get().map();
     if let Some(hash) = builtin_key_hash(map, &k) {
         if let Ok(Some(value)) = map.get(hash, builtin_eq_for(&k)) {
@@ -149,7 +152,7 @@ unsafe extern "C" fn dict_subscript(slf: *mut ffi::PyObject, key: *mut ffi::PyOb
 /// An `objobjproc` slot of `AtomicDictBase`: see [`args`].
 unsafe extern "C" fn dict_contains(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> c_int {
     // SAFETY: forwarded from CPython's call.
-    let (dict, k) = unsafe { args(slf, key) };
+    let (dict, k) = unsafe { args::<PyAtomicDict>(slf, key) };
     let map = dict.get().map();
     if let Some(hash) = builtin_key_hash(map, &k) {
         if let Ok(found) = map.contains_key(hash, builtin_eq_for(&k)) {
@@ -170,7 +173,7 @@ unsafe extern "C" fn dict_ass_subscript(
     value: *mut ffi::PyObject,
 ) -> c_int {
     // SAFETY: forwarded from CPython's call.
-    let (dict, k) = unsafe { args(slf, key) };
+    let (dict, k) = unsafe { args::<PyAtomicDict>(slf, key) };
     let map = dict.get().map();
     if let Some(hash) = builtin_key_hash(map, &k) {
         let key_handle = PyHandle::lend(&k);
@@ -203,7 +206,47 @@ unsafe extern "C" fn dict_ass_subscript(
 /// A `lenfunc` slot of `AtomicDictBase`: `slf` an instance, the thread attached.
 unsafe extern "C" fn dict_length(slf: *mut ffi::PyObject) -> ffi::Py_ssize_t {
     // SAFETY: as for `args`; the key argument is unused (`slf` stands in, never read as a key).
-    let (dict, _) = unsafe { args(slf, slf) };
+    let (dict, _) = unsafe { args::<PyAtomicDict>(slf, slf) };
     // A length always fits: every key is an object in memory.
     dict.get().map().len() as ffi::Py_ssize_t
+}
+
+/// PyO3's `sq_contains` of `AtomicSetBase`: every call [`set_contains`] declines (it retries a
+/// `set` element as a frozenset, raises for an unhashable one, runs `__eq__` unpinned).
+static SET_CONTAINS: OnceLock<ffi::objobjproc> = OnceLock::new();
+
+/// Installs [`set_contains`] on `ty` (`AtomicSetBase`) as [`install`] does the dict's slots:
+/// once, at module initialisation, the type's `__contains__` descriptor repointed too.
+pub(crate) fn install_set(ty: &Bound<'_, PyType>) -> PyResult<()> {
+    let tp = ty.as_type_ptr();
+    // SAFETY: as in `install`: a live heap type made by PyO3, its own sequence slot table,
+    // nothing else running on it yet, and `set_contains` has `sq_contains`'s signature.
+    unsafe {
+        let sequence = (*tp).tp_as_sequence;
+        let Some(contains) = sequence.as_ref().and_then(|s| s.sq_contains) else {
+            return Err(pyo3::exceptions::PyTypeError::new_err("AtomicSetBase lacks sq_contains"));
+        };
+        if SET_CONTAINS.set(contains).is_err() {
+            return Ok(()); // already installed
+        }
+        redirect(ty, c"__contains__", contains as *mut c_void, set_contains as *mut c_void)?;
+        (*sequence).sq_contains = Some(set_contains);
+        ffi::PyType_Modified(tp);
+    }
+    Ok(())
+}
+
+/// `x in s`: touches no reference count.
+///
+/// # Safety
+/// An `objobjproc` slot of `AtomicSetBase`: see [`args`].
+unsafe extern "C" fn set_contains(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> c_int {
+    // SAFETY: forwarded from CPython's call.
+    let (set, k) = unsafe { args::<PyAtomicSet>(slf, key) };
+    if let Some(found) = set.get().builtin_has(&k) {
+        return c_int::from(found);
+    }
+    let original = SET_CONTAINS.get().expect("installed at module initialisation");
+    // SAFETY: PyO3's slot, with the arguments CPython gave us.
+    unsafe { original(slf, key) }
 }
