@@ -285,11 +285,26 @@ impl Local {
         if queued {
             self.run_queue();
         }
-        self.shared().run_orphans();
+        // The hint first: popping an empty lock-free queue costs more than the load.
+        if self.shared().has_orphans() {
+            self.shared().run_orphans();
+        }
     }
 
     /// Runs this thread's queue until it stays empty. The thread is not pinned.
     fn run_queue(&self) {
+        // The common case, one release (a write's old value): run it without the batch swap.
+        let single = {
+            let mut queue = self.queue.borrow_mut();
+            if queue.len() == 1 { queue.pop() } else { None }
+        };
+        if let Some((ptr, release)) = single {
+            // SAFETY: as below; popped, so run once.
+            unsafe { release(ptr) };
+            if self.queue.borrow().is_empty() {
+                return; // the release queued nothing more
+            }
+        }
         let mut batch = Vec::new();
         loop {
             // Take the batch out first, leaving the emptied buffer of the previous round: a
