@@ -155,16 +155,28 @@ def test_the_collector_sees_every_item_and_leaves_the_order_alone():
 
 @pytest.mark.thread_unsafe(reason="collects garbage in a loop beside producers and consumers")
 def test_collections_during_use_lose_nothing_and_keep_each_producers_order():
+    # The collector pauses a millisecond between collections. A thread that calls gc.collect()
+    # back to back stops the world so often that the others barely run: this test then took
+    # from 0.05 s to 424 s (queue.Queue in its place took over 40 s too), and alone made
+    # `make test` swing by tens of minutes.
     q = AtomicQueue()
     stop = threading.Event()
+    first_collection_done = threading.Event()
+    collections = 0
     per_producer = 5_000
     got = [[], []]
 
     def collector():
-        while not stop.is_set():
+        nonlocal collections
+        while True:
             gc.collect()
+            collections += 1
+            first_collection_done.set()
+            if stop.wait(0.001):
+                return
 
     def producer(p):
+        first_collection_done.wait()
         for n in range(per_producer):
             q.put((p, n))
 
@@ -175,13 +187,13 @@ def test_collections_during_use_lose_nothing_and_keep_each_producers_order():
     threads = [threading.Thread(target=collector)]
     threads += [threading.Thread(target=producer, args=(p,)) for p in range(2)]
     threads += [threading.Thread(target=consumer, args=(c,)) for c in range(2)]
-    for t in threads[1:]:
+    for t in threads:
         t.start()
-    threads[0].start()
     for t in threads[1:]:
         t.join()
     stop.set()
     threads[0].join()
+    assert collections >= 2, "the items moved while the collector ran"
     assert sorted(got[0] + got[1]) == sorted((p, n) for p in range(2) for n in range(per_producer))
     for g in got:
         for p in range(2):
