@@ -497,8 +497,9 @@ fn pop_last_racing_an_insert_that_migrates_removes_the_last_key_of_one_order() {
 /// so a late helper that claimed a fresh slot for the deleted key would, probing on from it,
 /// give the live one a second slot (the engine asserts one slot per key under loom). The map
 /// ends with exactly the expected keys. Found that a late helper could read a retired slot
-/// with a stale done flag and claim (fixed by Acquire loads in `claim_slot`). Long (over 20
-/// minutes on a loaded 2-core machine): `scripts/loom-test --ignored` runs it.
+/// with a stale done flag and claim (fixed by Acquire loads in `claim_slot`). Long: one run
+/// went over 2 hours on a 2-core machine without finishing (or failing), so give it an idle
+/// machine for hours: `scripts/loom-test --ignored a_late_migration_helper` runs it alone.
 #[test]
 #[ignore = "long: run with scripts/loom-test --ignored"]
 fn a_late_migration_helper_changes_nothing_after_publication() {
