@@ -137,7 +137,10 @@ fn model(f: impl Fn(Arc<Map>) + Sync + Send + 'static) {
     model_with_preemptions(0, f);
 }
 
-/// Branches (scheduling points) allowed in one execution; see [`model_with_preemptions`].
+/// Branches (scheduling points) allowed in one execution. loom's default of 1,000 is too few
+/// for a model whose race includes a whole migration: the full-table pop_last model failed its
+/// first execution with "Model exceeded maximum number of branches". The bound only stops an
+/// execution that runs too long (a spin); it does not change which interleavings are explored.
 const MAX_BRANCHES: usize = 20_000;
 
 /// [`model`] with a preemption bound of at least `at_least` (`scripts/loom-test` sets
@@ -145,10 +148,6 @@ const MAX_BRANCHES: usize = 20_000;
 fn model_with_preemptions(at_least: usize, f: impl Fn(Arc<Map>) + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(builder.preemption_bound.unwrap_or(2).max(at_least));
-    // loom's default of 1,000 branches per execution is too few for a model whose race
-    // includes a whole migration: the full-table pop_last model failed its first execution
-    // with "Model exceeded maximum number of branches". The bound only stops an execution
-    // that runs too long (a spin); it does not change which interleavings are explored.
     builder.max_branches = builder.max_branches.max(MAX_BRANCHES);
     let previous: StdArc<Mutex<Option<StdArc<AtomicIsize>>>> = StdArc::default();
     let check = |previous: &Mutex<Option<StdArc<AtomicIsize>>>| {

@@ -193,7 +193,7 @@ def test_collections_during_use_lose_nothing_and_keep_each_producers_order():
         t.join()
     stop.set()
     threads[0].join()
-    assert collections >= 2, "the items moved while the collector ran"
+    assert collections >= 2, "the collector kept running once the producers could start"
     assert sorted(got[0] + got[1]) == sorted((p, n) for p in range(2) for n in range(per_producer))
     for g in got:
         for p in range(2):
