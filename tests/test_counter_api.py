@@ -151,6 +151,59 @@ def test_hostile_keys_propagate_and_leave_the_counter_unchanged(call, key):
     assert list(c.items()) == before
 
 
+#: update/subtract's batching thresholds (``_count_all``'s keywords), small enough to cross in a
+#: test: lists of at most 2 elements go one by one; a sample of 4 decides; then chunks of 7.
+SMALL_BATCHES = {"short": 2, "sample": 4, "chunk": 7}
+
+
+def count_with(c, elements, sign, small):
+    """``c.update(elements)`` (``subtract`` if sign is -1), with small batches if asked."""
+    if small:
+        c._count_all(elements, sign, **SMALL_BATCHES)
+    elif sign == 1:
+        c.update(elements)
+    else:
+        c.subtract(elements)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 10, 11, 12, 18, 25, 70])
+@pytest.mark.parametrize("keys", ["repeating", "distinct"])
+@pytest.mark.parametrize("sign", [1, -1], ids=["update", "subtract"])
+@pytest.mark.parametrize("kind", [iter, list, tuple])
+@pytest.mark.parametrize("small", [True, False], ids=["small_batches", "default_batches"])
+def test_every_element_is_counted_exactly_in_counters_order_whatever_the_batching(n, keys, sign, kind, small):
+    # Repeating keys are counted privately in chunks, distinct ones one by one after the
+    # sample; these lengths cover the short path, the sample's edges and the chunks'.
+    elements = [f"w{i % 3}" if keys == "repeating" else i for i in range(n)]
+    c, want = AtomicCounterDict({"w1": 5, 7: 1}), Counter({"w1": 5, 7: 1})
+    count_with(c, kind(elements), sign, small)
+    (want.update if sign == 1 else want.subtract)(kind(elements))
+    assert list(c.items()) == list(want.items())
+
+
+@pytest.mark.parametrize("small", [True, False], ids=["small_batches", "default_batches"])
+@pytest.mark.parametrize("keys", ["repeating", "distinct"])
+@pytest.mark.parametrize("fails_at", [0, 2, 3, 5, 9])
+def test_an_error_midway_through_an_iterable_keeps_the_counts_before_it(small, keys, fails_at):
+    # As Counter.update: the elements before the failing one stay counted, none after it.
+    def elements(bad):
+        for i in range(12):
+            if i == fails_at:
+                if bad is None:
+                    raise Boom
+                yield bad
+            yield f"w{i % 2}" if keys == "repeating" else f"w{i}"
+
+    for bad, error in [(None, Boom), ([], TypeError), (HashBoom(), Boom)]:
+        for kind in (iter, list) if bad is not None else (iter,):
+            c, want = AtomicCounterDict({"w0": 1}), Counter({"w0": 1})
+            with pytest.raises(error):
+                count_with(c, kind(elements(bad)), 1, small)
+            with pytest.raises(error):
+                want.update(kind(elements(bad)))
+            assert list(c.items()) == list(want.items()), (bad, kind)
+
+
 def test_fromkeys_is_undefined_as_in_counter():
     with pytest.raises(NotImplementedError):
         AtomicCounterDict.fromkeys("abc")

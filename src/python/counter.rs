@@ -11,7 +11,8 @@
 
 use pyo3::exceptions::{PyKeyError, PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyGenericAlias, PyInt, PyTuple, PyType};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyGenericAlias, PyInt, PyIterator, PyList, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::engine::counter_dict::{AtomicCounterDict, Count, CountError};
@@ -30,6 +31,16 @@ pub(crate) struct PyAtomicCounterDict {
     /// threads' uses of the object write on free-threaded CPython.
     map: std::mem::ManuallyDrop<Box<Counts>>,
 }
+
+// `update`'s batching (`_count_all`): a list or tuple of at most `SHORT` elements is added one
+// by one; otherwise the first `SAMPLE` elements are counted privately, and if most were distinct
+// the rest are added one by one, if not they are counted privately `CHUNK` at a time. `CHUNK` is
+// large enough that the shared adds (one per distinct key per chunk) cost little beside the
+// counting, and small enough to bound the private dict (tens of MB at most) and to keep counts
+// appearing while a long iterator is read.
+const SHORT: usize = 64;
+const SAMPLE: usize = 1 << 12;
+const CHUNK: usize = 1 << 20;
 
 /// A count given by the caller: an int (bool included, as it is an int) within `i64`.
 fn count_arg(n: &Bound<'_, PyAny>) -> PyResult<i64> {
@@ -80,6 +91,37 @@ impl PyAtomicCounterDict {
         keyed(&self.map, key, hash, |k| {
             self.map.add_count(hash, &PyHandle::lend(key), eq_for(key, k), n).map_err(count_fail)
         })
+    }
+
+    /// Adds `sign` for each element `elements` yields, one by one.
+    fn count_each(&self, elements: &Bound<'_, PyIterator>, sign: i64) -> PyResult<()> {
+        for key in elements.clone() {
+            self.add_n(&key?, sign)?;
+        }
+        Ok(())
+    }
+
+    /// Counts the next `n` elements (or fewer, if `elements` ends) in a private dict, then adds
+    /// `sign` times each key's sum, also when counting raised (for what was counted before it).
+    /// Returns how many elements were counted and how many distinct keys they had.
+    fn count_chunk(&self, elements: &Bound<'_, PyIterator>, n: usize, sign: i64) -> PyResult<(usize, usize)> {
+        static COUNT_ELEMENTS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        static ISLICE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let py = elements.py();
+        let counts = PyDict::new(py);
+        let next_n = ISLICE.import(py, "itertools", "islice")?.call1((elements, n))?;
+        let counting = COUNT_ELEMENTS.import(py, "collections", "_count_elements")?.call1((&counts, next_n));
+        // A snapshot of the pairs: an `__eq__` run by `add_n` cannot change what is iterated.
+        let pairs = counts.items();
+        let mut counted = 0;
+        for pair in pairs.iter() {
+            let (key, count): (Bound<'_, PyAny>, usize) = pair.extract()?;
+            counted += count; // at most `n` in all
+            let n = i64::try_from(count).ok().and_then(|c| c.checked_mul(sign)).ok_or_else(overflow)?;
+            self.add_n(&key, n)?;
+        }
+        counting?;
+        Ok((counted, pairs.len()))
     }
 
     fn delete(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
@@ -240,13 +282,35 @@ impl PyAtomicCounterDict {
         keyed(&self.map, key, hash, |k| self.map.reset_count(hash, &PyHandle::lend(key), eq_for(key, k)))
     }
 
-    /// Adds `sign` (1 or -1) for every element of `iterable`, each atomically and in its order
-    /// (an error stops there, keeping what was counted).
-    #[pyo3(signature = (iterable, sign, /))]
-    fn _count_all(&self, iterable: &Bound<'_, PyAny>, sign: i64) -> PyResult<()> {
-        for key in iterable.try_iter()? {
-            self.add_n(&key?, sign)?;
+    /// Adds `sign` (1 or -1) for every element of `iterable`, each key atomically (an error
+    /// stops there, keeping what was counted before it). `update` and `subtract` call it.
+    ///
+    /// Counting words, most elements repeat a key already seen: such an iterable is counted
+    /// chunk by chunk, each chunk first in a private dict (by `collections._count_elements`,
+    /// `Counter.update`'s own loop, which writes nothing shared), then each distinct key's sum
+    /// is added in one atomic step, in order of first occurrence. Threads counting at once then
+    /// share one write per key per chunk, not one per element. Where that would save little (a
+    /// list or tuple of at most `short` elements, or when most of the first `sample` elements
+    /// are distinct), elements are added one by one instead. The keywords are for tests.
+    #[pyo3(signature = (iterable, sign, /, *, short = SHORT, sample = SAMPLE, chunk = CHUNK))]
+    fn _count_all(&self, iterable: &Bound<'_, PyAny>, sign: i64, short: usize, sample: usize, chunk: usize) -> PyResult<()> {
+        let len = match iterable.cast::<PyList>() {
+            Ok(list) => Some(list.len()),
+            Err(_) => iterable.cast::<PyTuple>().ok().map(|t| t.len()),
+        };
+        let elements = iterable.try_iter()?;
+        if len.is_some_and(|n| n <= short) {
+            return self.count_each(&elements, sign);
         }
+        let (sample, chunk) = (sample.max(1), chunk.max(1));
+        let (counted, distinct) = self.count_chunk(&elements, sample, sign)?;
+        if counted < sample {
+            return Ok(());
+        }
+        if 2 * distinct > counted {
+            return self.count_each(&elements, sign);
+        }
+        while self.count_chunk(&elements, chunk, sign)?.0 == chunk {}
         Ok(())
     }
 
