@@ -188,10 +188,13 @@ test-wheel: wheel
 	$(call suite,$(VENV_WHL_GIL))
 
 # The sdist built from source by pip in a fresh 3.13t venv, as a user without a matching wheel
-# gets it (pip fetches maturin into an isolated build environment; cargo compiles in
-# $(TARGET)/sdist, which only a rerun finds filled), and the suite run there.
+# gets it (pip fetches maturin into an isolated build environment), and the suite run there.
+# cargo compiles in an empty $(TARGET)/sdist: the sdist's files all carry one old timestamp
+# (2006), so a build left there by an earlier run looks newer than any change and cargo would
+# reuse it, testing the old code.
 test-sdist: sdist
 	$(call fresh_venv,$(VENV_SDIST),$(ROOT)/$(VENV_FT)/bin/python)
+	rm -rf $(TARGET)/sdist
 	CARGO_TARGET_DIR=$(TARGET)/sdist $(VENV_SDIST)/bin/python -m pip install --quiet --no-binary lockless $(DIST)/lockless-*.tar.gz
 	$(call suite,$(VENV_SDIST))
 
