@@ -181,10 +181,10 @@ fn model_at_preemptions(bound: usize, f: impl Fn(Arc<Map>) + Sync + Send + 'stat
 }
 
 /// (a, growth) As (a), but two of the four other keys stay live, so the migration grows the
-/// table (at least half the entries live) and copies them. At the routine bound (2) it takes
-/// hours (see the ignored model below), so every run explores it with one preemption: 54,274
-/// executions, about 20 s, and enough to find an unpublished (PENDING) entry counted as live by
-/// the copy (both inserts then report `Replaced`).
+/// table (at least half the entries live) and copies them. At the routine bound (2) it has not
+/// finished in 25 minutes (see the ignored model below), so every run explores it with one
+/// preemption: 54,274 executions, about 20 s, and enough to find an unpublished (PENDING) entry
+/// counted as live by the copy (both inserts then report `Replaced`).
 #[test]
 fn same_key_insert_race_across_a_growth_inserts_once() {
     model_at_preemptions(1, same_key_insert_race_across_a_growth);
@@ -534,8 +534,8 @@ fn a_late_migration_helper_changes_nothing_after_publication() {
 }
 
 /// (i) at two preemptions. Long: one run went over 2 hours on a 2-core machine without
-/// finishing (or failing), and its checkpoints put the whole at about a day of one core, so give it
-/// an idle machine and a checkpoint file (see `scripts/loom-test`).
+/// finishing (or failing), and its checkpoints put the whole at about a day of one core, so
+/// give it an idle machine and a checkpoint file (see `scripts/loom-test`).
 #[test]
 #[ignore = "long: run with scripts/loom-test --ignored"]
 fn a_late_migration_helper_changes_nothing_after_publication_with_two_preemptions() {
