@@ -205,14 +205,7 @@ fn same_key_insert_race_across_a_growth(map: Arc<Map>) {
     for k in &OTHERS[2..] {
         map.remove(*k);
     }
-    let other = {
-        let map = map.clone();
-        thread::spawn(move || map.insert(KEY, 2))
-    };
-    let results = [map.insert(KEY, 1), other.join().unwrap()];
-
-    let inserted = results.iter().filter(|(o, _)| *o == Outcome::Inserted).count();
-    assert_eq!(inserted, 1, "exactly one insert inserts: {results:?}");
+    let results = race_two_inserts_of_key(&map);
     // The replacer saw the inserter's value, and the final value is the replacer's.
     let (_, replaced_prev) = results.iter().find(|(o, _)| *o == Outcome::Replaced).unwrap();
     let inserter_value = if results[0].0 == Outcome::Inserted { 1 } else { 2 };
@@ -222,6 +215,19 @@ fn same_key_insert_race_across_a_growth(map: Arc<Map>) {
     for k in &OTHERS[..2] {
         assert_eq!(map.get(*k), Some(*k));
     }
+}
+
+/// Inserts `KEY` with value 1 here and with value 2 on a second thread, at once; checks that
+/// exactly one of the two inserted, and returns both outcomes (this thread's first).
+fn race_two_inserts_of_key(map: &Arc<Map>) -> [(Outcome, Option<u64>); 2] {
+    let other = {
+        let map = map.clone();
+        thread::spawn(move || map.insert(KEY, 2))
+    };
+    let results = [map.insert(KEY, 1), other.join().unwrap()];
+    let inserted = results.iter().filter(|(o, _)| *o == Outcome::Inserted).count();
+    assert_eq!(inserted, 1, "exactly one insert inserts: {results:?}");
+    results
 }
 
 /// (a) Two inserts of one key into a table with one free entry (the 4 other keys were inserted
@@ -235,14 +241,7 @@ fn same_key_insert_race_across_a_compaction_leaves_one_key() {
             map.insert(k, k);
             map.remove(k);
         }
-        let other = {
-            let map = map.clone();
-            thread::spawn(move || map.insert(KEY, 2))
-        };
-        let results = [map.insert(KEY, 1), other.join().unwrap()];
-
-        let inserted = results.iter().filter(|(o, _)| *o == Outcome::Inserted).count();
-        assert_eq!(inserted, 1, "exactly one insert inserts: {results:?}");
+        race_two_inserts_of_key(&map);
         let value = map.get(KEY);
         assert!(value == Some(1) || value == Some(2), "final value {value:?}");
         assert_eq!(map.len(), 1);
