@@ -181,6 +181,35 @@ def test_every_element_is_counted_exactly_in_counters_order_whatever_the_batchin
     assert list(c.items()) == list(want.items())
 
 
+class Grows:
+    """A key whose first hashing appends `extra` more elements to the list being counted."""
+
+    def __init__(self, target: list[object], extra: list[object]) -> None:
+        self.target, self.extra = target, extra
+
+    def __hash__(self) -> int:
+        self.target.extend(self.extra)
+        self.extra = []
+        return 0
+
+
+@pytest.mark.parametrize("small", [True, False], ids=["small_batches", "default_batches"])
+@pytest.mark.parametrize("grow_at", [1, 5, 9, 30])
+def test_a_list_that_grows_while_it_is_counted_is_counted_as_counter_counts_it(small, grow_at):
+    # The list's iterator yields what is appended meanwhile, whichever way the rest is counted
+    # (in one go when it fits a chunk, or chunk by chunk).
+    def elements():
+        items: list[object] = [f"w{i % 3}" for i in range(40)]
+        items.insert(grow_at, Grows(items, [f"w{i % 5}" for i in range(12)]))
+        return items
+
+    c, want = AtomicCounterDict(), Counter()
+    count_with(c, elements(), 1, small)
+    want.update(elements())
+    assert sum(c.values()) == sum(want.values()) == 53
+    assert {k: v for k, v in c.items() if isinstance(k, str)} == {k: v for k, v in want.items() if isinstance(k, str)}
+
+
 @pytest.mark.parametrize("small", [True, False], ids=["small_batches", "default_batches"])
 @pytest.mark.parametrize("keys", ["repeating", "distinct"])
 @pytest.mark.parametrize("fails_at", [0, 2, 3, 5, 9])
