@@ -49,8 +49,11 @@ def table(results: list[Result], memory: dict[str, float]) -> str:
     if memory:
         lines.append("")
         lines.append("memory: bytes per entry, 1M int keys, fresh interpreter (RSS delta; lower is better)")
+        base = memory.get("dict")
         for name, b in memory.items():
-            ratio = f"  ({b / memory['dict']:.2f}x dict)" if "dict" in memory and name != "dict" else ""
+            # No ratio to a baseline of 0: a small map's RSS delta can be 0 (its memory came
+            # from pages the process already had), as in `--quick`.
+            ratio = f"  ({b / base:.2f}x dict)" if base and name != "dict" else ""
             lines.append(f"  {name:<20}{b:8.1f}{ratio}")
     return "\n".join(lines)
 
@@ -82,7 +85,7 @@ def targets(results: list[Result], memory: dict[str, float],
         out.append({"goal": goal, "target": name, "figure": figure, "bound": bound, "met": met})
 
     def ratio(a: float | None, b: float | None) -> float | None:
-        return None if a is None or b is None else a / b
+        return None if a is None or not b else a / b
 
     cal = ratio(at("calibrate", "-", 2, "thread-local loop"), at("calibrate", "-", 1, "thread-local loop"))
     add(0, "machine check: thread-local loop, 2 threads / 1 (ideal 2.0)", cal, "~2 for scaling to mean anything",
@@ -123,8 +126,9 @@ def targets(results: list[Result], memory: dict[str, float],
                     add(5, f"{wl} [{keys}] {n} threads: lockless-handle / lockless", r, ">= 1 (noise: ~0.9)",
                         r >= 0.9)
     if "lockless" in memory and "dict" in memory:
-        r = memory["lockless"] / memory["dict"]
-        add(5, "memory per entry (1M int keys; 10k in --quick): lockless / dict", r, "<= 1", r <= 1)
+        r = ratio(memory["lockless"], memory["dict"])
+        add(5, "memory per entry (1M int keys; 10k in --quick): lockless / dict", r, "<= 1",
+            None if r is None else r <= 1)
     return out
 
 
