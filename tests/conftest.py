@@ -61,3 +61,13 @@ def switch_often():
         yield
     finally:
         sys.setswitchinterval(old)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Runs every Hypothesis state machine (a unittest class whose `runTest` Hypothesis made)
+    in one thread under pytest-run-parallel: Hypothesis's strategy caches are not thread-safe
+    (`AttributeError: ... 'cached_has_reusable_values'` in make test's parallel pass), and the
+    plugin does not recognise these classes as Hypothesis tests by itself."""
+    for item in items:
+        if getattr(item, "cls", None) is not None and getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.thread_unsafe(reason="Hypothesis state machines are not thread-safe"))

@@ -716,8 +716,3 @@ def test_every_inplace_operator_agrees_with_the_int64_model(x, y):
         else:
             iop(a, y)
             assert a.get() == expected
-
-# pytest-run-parallel runs these unittest classes in 4 threads at once, and Hypothesis's
-# strategy caches are not thread-safe (AttributeError 'cached_has_reusable_values' seen in
-# make test's parallel pass): one thread each.
-TestAtomicIntMachine.pytestmark = [pytest.mark.thread_unsafe(reason="Hypothesis state machines are not thread-safe")]

@@ -315,8 +315,3 @@ class AtomicRefMachine(RuleBasedStateMachine):
 
 TestAtomicRefMachine = AtomicRefMachine.TestCase
 TestAtomicRefMachine.settings = settings(max_examples=examples(100), stateful_step_count=30, deadline=None)
-
-# pytest-run-parallel runs these unittest classes in 4 threads at once, and Hypothesis's
-# strategy caches are not thread-safe (AttributeError 'cached_has_reusable_values' seen in
-# make test's parallel pass): one thread each.
-TestAtomicRefMachine.pytestmark = [pytest.mark.thread_unsafe(reason="Hypothesis state machines are not thread-safe")]

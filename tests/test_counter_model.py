@@ -16,7 +16,6 @@ import operator
 import pickle
 from collections import Counter
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -236,8 +235,3 @@ TestCounterAgainstCollectionsCounter = CounterMachine.TestCase
 TestCounterAgainstCollectionsCounter.settings = settings(
     max_examples=150, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-
-# pytest-run-parallel runs these unittest classes in 4 threads at once, and Hypothesis's
-# strategy caches are not thread-safe (AttributeError 'cached_has_reusable_values' seen in
-# make test's parallel pass): one thread each.
-TestCounterAgainstCollectionsCounter.pytestmark = [pytest.mark.thread_unsafe(reason="Hypothesis state machines are not thread-safe")]

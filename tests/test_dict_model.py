@@ -3,7 +3,6 @@ checks that they hold the same items in the same order after every step."""
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -125,8 +124,3 @@ class DictMachine(RuleBasedStateMachine):
 
 DictMachine.TestCase.settings = settings(max_examples=examples(150), stateful_step_count=40, deadline=None)
 test_atomic_dict_behaves_like_dict = DictMachine.TestCase
-
-# pytest-run-parallel runs these unittest classes in 4 threads at once, and Hypothesis's
-# strategy caches are not thread-safe (AttributeError 'cached_has_reusable_values' seen in
-# make test's parallel pass): one thread each.
-test_atomic_dict_behaves_like_dict.pytestmark = [pytest.mark.thread_unsafe(reason="Hypothesis state machines are not thread-safe")]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import operator
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -255,9 +254,3 @@ class OrderAgainstDict(RuleBasedStateMachine):
 
 TestOrderAgainstDict = OrderAgainstDict.TestCase
 TestOrderAgainstDict.settings = settings(max_examples=examples(100), stateful_step_count=40, deadline=None)
-
-# pytest-run-parallel runs these unittest classes in 4 threads at once, and Hypothesis's
-# strategy caches are not thread-safe (AttributeError 'cached_has_reusable_values' seen in
-# make test's parallel pass): one thread each.
-TestSetAgainstSet.pytestmark = [pytest.mark.thread_unsafe(reason="Hypothesis state machines are not thread-safe")]
-TestOrderAgainstDict.pytestmark = [pytest.mark.thread_unsafe(reason="Hypothesis state machines are not thread-safe")]
