@@ -32,9 +32,10 @@ ROOT      := $(CURDIR)
 TARGET    := $(or $(CARGO_TARGET_DIR),$(ROOT)/target)
 
 .PHONY: test test-rust test-lint test-loom test-py test-py-ft test-py-gil test-gil-disabled test-types \
-        test-parallel test-wheel test-sdist wheel sdist build build-ft build-gil venvs demo clean bench-rust
+        test-parallel test-wheel test-sdist test-artefacts suite-wheel-ft suite-wheel-gil suite-sdist \
+        wheel sdist build build-ft build-gil venvs demo clean bench-rust
 
-test: test-rust test-lint test-loom test-py test-gil-disabled test-types test-parallel test-wheel test-sdist test-bench
+test: test-rust test-lint test-loom test-py test-gil-disabled test-types test-parallel test-artefacts test-bench
 	@echo "make test: all green"
 
 # --- venvs --------------------------------------------------------------------------------------
@@ -143,11 +144,19 @@ endef
 
 # The two wheels: CPython 3.13t (from scripts/python-ft, through .venv) and the machine's
 # python3 (a GIL build), each tagged manylinux2014; then their tags, symbols and sizes checked.
+# The two builds run side by side: most of each is the lockless crate's one codegen unit and
+# its fat LTO, on one core.
 wheel: $(VENV_FT)/.wheel-tools-stamp
 	mkdir -p $(DIST) && rm -f $(DIST)/*.whl
 	gil_python=$$(command -v python3)
-	$(call wheel,$(ROOT)/$(VENV_FT)/bin/python,wheel-ft)
-	$(call wheel,$$gil_python,wheel-gil)
+	$(call wheel,$(ROOT)/$(VENV_FT)/bin/python,wheel-ft) &
+	ft=$$!
+	$(call wheel,$$gil_python,wheel-gil) &
+	gil=$$!
+	status=0
+	wait $$ft || status=$$?
+	wait $$gil || status=$$?
+	[ $$status -eq 0 ] || { echo "make wheel: a wheel build failed" >&2; exit $$status; }
 	$(VENV_FT)/bin/python scripts/check-wheels $(DIST)/*.whl
 
 sdist: $(VENV_FT)/.deps-stamp
@@ -176,13 +185,32 @@ define fresh_venv
 	$(1)/bin/python -m pip install --quiet $(TEST_DEPS)
 endef
 
-# Each wheel installed into a fresh venv of its interpreter (pip picks the wheel that matches),
-# and the suite run there; on 3.13t, importing it must leave the GIL disabled.
+# The artefact passes below each run the suite in one process, mostly on one core; `make test`
+# runs all three (`test-artefacts`) two at a time, each pass's output printed when it ends.
+# They share nothing but dist/, which they only read.
+ARTEFACT_PASSES := -j2 --output-sync=target --no-print-directory
+
 test-wheel: wheel
+	$(MAKE) $(ARTEFACT_PASSES) suite-wheel-ft suite-wheel-gil
+
+test-sdist: sdist
+	$(MAKE) suite-sdist
+
+# The sdist's pass first: it compiles as well, so it is the longest.
+test-artefacts: wheel sdist
+	@echo "make test-artefacts: the sdist's and both wheels' passes, two at a time (output as each ends)"
+	$(MAKE) $(ARTEFACT_PASSES) suite-sdist suite-wheel-ft suite-wheel-gil
+
+# Each wheel installed into a fresh venv of its interpreter (pip picks the wheel that matches),
+# and the suite run there; on 3.13t, importing it must leave the GIL disabled. Run through
+# `test-wheel` or `test-artefacts`, which build the wheels first.
+suite-wheel-ft:
 	$(call fresh_venv,$(VENV_WHL),$(ROOT)/$(VENV_FT)/bin/python)
 	$(VENV_WHL)/bin/python -m pip install --quiet --no-index --find-links $(DIST) --only-binary :all: lockless
 	$(call suite,$(VENV_WHL))
 	$(VENV_WHL)/bin/python -c 'import sys, lockless; sys.exit("error: importing lockless re-enabled the GIL" if sys._is_gil_enabled() else None)'
+
+suite-wheel-gil:
 	$(call fresh_venv,$(VENV_WHL_GIL),python3)
 	$(VENV_WHL_GIL)/bin/python -m pip install --quiet --no-index --find-links $(DIST) --only-binary :all: lockless
 	$(call suite,$(VENV_WHL_GIL))
@@ -191,8 +219,8 @@ test-wheel: wheel
 # gets it (pip fetches maturin into an isolated build environment), and the suite run there.
 # cargo compiles in an empty $(TARGET)/sdist: the sdist's files all carry one old timestamp
 # (2006), so a build left there by an earlier run looks newer than any change and cargo would
-# reuse it, testing the old code.
-test-sdist: sdist
+# reuse it, testing the old code. Run through `test-sdist` or `test-artefacts`.
+suite-sdist:
 	$(call fresh_venv,$(VENV_SDIST),$(ROOT)/$(VENV_FT)/bin/python)
 	rm -rf $(TARGET)/sdist
 	CARGO_TARGET_DIR=$(TARGET)/sdist $(VENV_SDIST)/bin/python -m pip install --quiet --no-binary lockless $(DIST)/lockless-*.tar.gz
