@@ -315,6 +315,8 @@ impl<K: Handle, V: Handle> Table<K, V> {
     /// Whether some index slot points at entry `i` (so a `PENDING` entry there is published).
     /// Probing stops at the first empty slot: a slot is claimed only when every slot before it
     /// in the probe sequence is occupied, and slots never become empty again.
+    /// Cold: only an entry whose insert is still in progress (`PENDING`) gets here.
+    #[cold]
     pub fn is_published(&self, i: usize) -> bool {
         // Relaxed: the hash was written before the value word we already read with Acquire.
         let mixed = mix(self.entries[i].hash.load(Ordering::Relaxed));
@@ -361,12 +363,16 @@ impl<K: Handle, V: Handle> Table<K, V> {
     }
 
     /// The live value of entry `i` (frozen or not), checking publication of `PENDING` entries.
+    #[inline]
     pub fn live_value(&self, i: usize) -> Option<NonNull<()>> {
         // Acquire: pairs with the Release that wrote the value (insert, update, or freeze).
         self.live_value_from(i, self.entries[i].value.load(Ordering::Acquire))
     }
 
     /// [`Table::live_value`] for a value word already loaded (with Acquire) from entry `i`.
+    /// Inline: the migration's count and copy phases and every iterator step call it once per
+    /// entry, and its common path is a few bit tests (rustc had kept it out of line).
+    #[inline]
     pub fn live_value_from(&self, i: usize, word: usize) -> Option<NonNull<()>> {
         let ptr = value_ptr(word)?;
         if word & PENDING != 0 && !self.is_published(i) {
