@@ -76,7 +76,15 @@ $(VENV_GIL)/.build-stamp: $(VENV_GIL)/.deps-stamp $(SOURCES)
 
 build-ft: $(VENV_FT)/.build-stamp
 build-gil: $(VENV_GIL)/.build-stamp
-build: build-ft build-gil
+
+# Both venvs and both develop builds, side by side (output of each when it ends): most of a
+# build is the lockless crate's one codegen unit and its fat LTO, on one core, and most of a
+# venv's set-up is pip waiting on the network. The test targets depend on `build`, not on
+# build-ft or build-gil, so that only this sub-make builds them during `make test`. `make test`
+# runs its steps in order and overlaps these pairs (and the artefact passes) itself: run it
+# without -j.
+build:
+	$(MAKE) -j2 --output-sync=target --no-print-directory build-ft build-gil
 
 # --- tests --------------------------------------------------------------------------------------
 
@@ -94,18 +102,18 @@ test-loom:
 
 test-py: test-py-ft test-py-gil
 
-test-py-ft: build-ft
+test-py-ft: build
 	$(VENV_FT)/bin/python -m pytest -W error -q
 
-test-py-gil: build-gil
+test-py-gil: build
 	$(VENV_GIL)/bin/python -m pytest -W error -q
 
 # Importing lockless must not re-enable the GIL on the free-threaded build.
-test-gil-disabled: build-ft
+test-gil-disabled: build
 	$(VENV_FT)/bin/python -c 'import sys, lockless; sys.exit("error: importing lockless re-enabled the GIL" if sys._is_gil_enabled() else print("GIL stays disabled after import lockless"))'
 
 # The stubs type-check, and so does typed code that uses them.
-test-types: build-ft
+test-types: build
 	$(VENV_FT)/bin/python -m mypy --strict python/lockless tests/typing_usage.py
 
 # Every test once more, each run by 4 threads at once (pytest-run-parallel), to flush out state
@@ -113,7 +121,7 @@ test-types: build-ft
 # `thread_unsafe(reason=...)` marker, and tests whose copies would share nothing (a subprocess,
 # a private dict) its `parallel_threads(1)`; both run in one thread. Hypothesis takes a tenth of
 # its examples (LOCKLESS_QUICK=1): this pass looks for sharing bugs, not for inputs.
-test-parallel: build-ft
+test-parallel: build
 	$(VENV_FT)/bin/python -c 'import pytest_run_parallel' 2>/dev/null || $(VENV_FT)/bin/python -m pip install --quiet $(PARALLEL_DEP)
 	LOCKLESS_QUICK=1 $(VENV_FT)/bin/python -m pytest -W error -q -p no:cacheprovider --parallel-threads=4
 
@@ -323,7 +331,7 @@ bench-instructions: peers
 	$(VENV_PEERS)/bin/python benches/instructions.py --json $(BENCH_OUT)/instructions.json
 
 # The harnesses once in their tiny configuration (seconds), to prove they run; they time nothing.
-test-bench: build-ft
+test-bench: build
 	$(VENV_FT)/bin/python benches/harness.py --quick
 	$(VENV_FT)/bin/python benches/queue_bench.py --quick
 	$(VENV_FT)/bin/python benches/set_bench.py --quick
