@@ -33,7 +33,7 @@ TARGET    := $(or $(CARGO_TARGET_DIR),$(ROOT)/target)
 
 .PHONY: test test-rust test-lint test-loom test-py test-py-ft test-py-gil test-gil-disabled test-types \
         test-parallel test-wheel test-sdist test-artefacts suite-wheel-ft suite-wheel-gil suite-sdist \
-        wheel sdist build build-ft build-gil venvs demo clean bench-rust
+        wheel wheel-ft wheel-gil sdist build build-ft build-gil venvs demo clean bench-rust
 
 test: test-rust test-lint test-loom test-py test-gil-disabled test-types test-parallel test-artefacts test-bench
 	@echo "make test: all green"
@@ -77,14 +77,18 @@ $(VENV_GIL)/.build-stamp: $(VENV_GIL)/.deps-stamp $(SOURCES)
 build-ft: $(VENV_FT)/.build-stamp
 build-gil: $(VENV_GIL)/.build-stamp
 
-# Both venvs and both develop builds, side by side (output of each when it ends): most of a
+# `$(MAKE) $(SIDE_BY_SIDE) a b`: make a and b two at a time, each one's output printed whole
+# when it ends. For steps that each keep one core busy, or wait on the network.
+SIDE_BY_SIDE := -j2 --output-sync=target --no-print-directory
+
+# Both venvs and both develop builds, side by side: most of a
 # build is the lockless crate's one codegen unit and its fat LTO, on one core, and most of a
 # venv's set-up is pip waiting on the network. The test targets depend on `build`, not on
 # build-ft or build-gil, so that only this sub-make builds them during `make test`. `make test`
 # runs its steps in order and overlaps these pairs (and the artefact passes) itself: run it
 # without -j.
 build:
-	$(MAKE) -j2 --output-sync=target --no-print-directory build-ft build-gil
+	$(MAKE) $(SIDE_BY_SIDE) build-ft build-gil
 
 # --- tests --------------------------------------------------------------------------------------
 
@@ -156,16 +160,15 @@ endef
 # its fat LTO, on one core.
 wheel: $(VENV_FT)/.wheel-tools-stamp
 	mkdir -p $(DIST) && rm -f $(DIST)/*.whl
-	gil_python=$$(command -v python3)
-	$(call wheel,$(ROOT)/$(VENV_FT)/bin/python,wheel-ft) &
-	ft=$$!
-	$(call wheel,$$gil_python,wheel-gil) &
-	gil=$$!
-	status=0
-	wait $$ft || status=$$?
-	wait $$gil || status=$$?
-	[ $$status -eq 0 ] || { echo "make wheel: a wheel build failed" >&2; exit $$status; }
+	$(MAKE) $(SIDE_BY_SIDE) wheel-ft wheel-gil
 	$(VENV_FT)/bin/python scripts/check-wheels $(DIST)/*.whl
+
+# One wheel each, into $(DIST)/; run through `wheel`, which makes the venv and its tools first.
+wheel-ft:
+	$(call wheel,$(ROOT)/$(VENV_FT)/bin/python,wheel-ft)
+
+wheel-gil:
+	$(call wheel,$$(command -v python3),wheel-gil)
 
 sdist: $(VENV_FT)/.deps-stamp
 	mkdir -p $(DIST) && rm -f $(DIST)/*.tar.gz
@@ -196,10 +199,9 @@ endef
 # The artefact passes below each run the suite in one process, mostly on one core; `make test`
 # runs all three (`test-artefacts`) two at a time, each pass's output printed when it ends.
 # They share nothing but dist/, which they only read.
-ARTEFACT_PASSES := -j2 --output-sync=target --no-print-directory
 
 test-wheel: wheel
-	$(MAKE) $(ARTEFACT_PASSES) suite-wheel-ft suite-wheel-gil
+	$(MAKE) $(SIDE_BY_SIDE) suite-wheel-ft suite-wheel-gil
 
 test-sdist: sdist
 	$(MAKE) suite-sdist
@@ -207,7 +209,7 @@ test-sdist: sdist
 # The sdist's pass first: it compiles as well, so it is the longest.
 test-artefacts: wheel sdist
 	@echo "make test-artefacts: the sdist's and both wheels' passes, two at a time (output as each ends)"
-	$(MAKE) $(ARTEFACT_PASSES) suite-sdist suite-wheel-ft suite-wheel-gil
+	$(MAKE) $(SIDE_BY_SIDE) suite-sdist suite-wheel-ft suite-wheel-gil
 
 # Each wheel installed into a fresh venv of its interpreter (pip picks the wheel that matches),
 # and the suite run there; on 3.13t, importing it must leave the GIL disabled. Run through

@@ -354,8 +354,7 @@ impl<K: Handle, V: Handle> Job<K, V> {
                 Some((h, at)) if h == home => (at + 1) & new.mask,
                 _ => home,
             };
-            let key = from_key(new, pos);
-            last = Some((home, claim_slot(new, (home, from), slot_for(pos, tag), key, || self.chunk_copied(chunk))));
+            last = Some((home, claim_slot(new, (home, from), slot_for(pos, tag), || self.chunk_copied(chunk))));
             pos += 1;
         }
     }
@@ -371,20 +370,6 @@ impl<K: Handle, V: Handle> Job<K, V> {
         // with a post-publication write (see `claim_slot`) is guaranteed to see `true`.
         self.copy.done[chunk].load(Ordering::Acquire)
     }
-}
-
-/// Whether [`debug_check_one_slot`] runs: in debug builds and loom models only.
-const CHECK_ONE_SLOT: bool = cfg!(debug_assertions) || cfg!(loom);
-
-/// The key word of new entry `pos` for the debug check of [`claim_slot`], or 0 (no check) in
-/// release builds. An atomic load is not removed as dead code, so a release build that loaded
-/// the word and ignored it paid a load and its address arithmetic for every moved entry.
-fn from_key<K: Handle, V: Handle>(new: &Table<K, V>, pos: usize) -> usize {
-    if !CHECK_ONE_SLOT {
-        return 0;
-    }
-    // Relaxed: a debug check's hint; the key was stored by this helper or one before it.
-    new.entries[pos].key.load(Ordering::Relaxed) as usize
 }
 
 /// Makes each page of `slots` present and writable with a locked write that changes nothing,
@@ -438,13 +423,12 @@ fn prefetch_home<K: Handle, V: Handle>(old: &Table<K, V>, new: &Table<K, V>, i: 
 
 /// Sets a slot of `new`'s index to `want`, probing from slot `from` (idempotent: another helper
 /// may have done it), unless `late()` says, before a claim, that the chunk is done. Returns the
-/// slot's position. In debug builds, checks that the key (key word `key`, home slot `home`) has
-/// no other slot: see [`debug_check_one_slot`].
+/// slot's position. In debug builds, checks that the entry's key (home slot `home`) has no other
+/// slot: see [`debug_check_one_slot`].
 fn claim_slot<K: Handle, V: Handle>(
     new: &Table<K, V>,
     (home, from): (usize, usize),
     want: u64,
-    key: usize,
     late: impl Fn() -> bool,
 ) -> usize {
     let mut i = from;
@@ -470,7 +454,7 @@ fn claim_slot<K: Handle, V: Handle>(
             // failure we re-read the slot (with Acquire, above).
             match new.index[i].compare_exchange(EMPTY, want, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => {
-                    debug_check_one_slot(new, home, i, key);
+                    debug_check_one_slot(new, home, i, want);
                     return i;
                 }
                 Err(_) => continue,
@@ -481,11 +465,19 @@ fn claim_slot<K: Handle, V: Handle>(
     i // unreachable: the new index always has room for every live entry
 }
 
-/// Debug builds (and loom models): asserts that none of the (up to 64) slots before `claimed`,
-/// back to the key's `home`, points at an entry with the same key word `key` (one slot per
-/// key). Bounded so that a long run of keys of one hash stays linear in debug builds too.
-fn debug_check_one_slot<K: Handle, V: Handle>(new: &Table<K, V>, home: usize, claimed: usize, key: usize) {
-    if !CHECK_ONE_SLOT || key <= super::table::RETIRED_KEY {
+/// Debug builds (and loom models): asserts that none of the (up to 64) slots before `claimed`
+/// (which now holds `slot`), back to the key's `home`, points at an entry with the same key word
+/// (one slot per key). Bounded so that a long run of keys of one hash stays linear in debug
+/// builds too. Release builds return before reading anything: an atomic load is not removed as
+/// dead code, and the key word used to be loaded for every moved entry.
+fn debug_check_one_slot<K: Handle, V: Handle>(new: &Table<K, V>, home: usize, claimed: usize, slot: u64) {
+    if !(cfg!(debug_assertions) || cfg!(loom)) {
+        return;
+    }
+    let Some(entry) = slot_entry(slot) else { return };
+    // Relaxed: this helper stored or saw the key (the copy's CAS) before claiming the slot.
+    let key = new.entries[entry].key.load(Ordering::Relaxed) as usize;
+    if key <= super::table::RETIRED_KEY {
         return;
     }
     let before = ((claimed.wrapping_sub(home)) & new.mask).min(64);
