@@ -105,7 +105,7 @@ impl<H: Handle> AtomicRef<H> {
 
     /// Swaps in `value`, defers the release of the old pointer, and returns the old pointer
     /// (alive while `guard` is held).
-    fn swap_raw(&self, value: H, guard: &crossbeam_epoch::Guard) -> NonNull<()> {
+    fn swap_raw(&self, value: H, guard: &reclaim::Guard) -> NonNull<()> {
         // The Release half publishes the new object's contents to readers' Acquire loads in
         // `get`; the Acquire half makes the old object's contents visible for our clone.
         // SeqCst: that Release/Acquire pair, plus the single total order (module docs).
@@ -136,7 +136,7 @@ impl<H: Handle> AtomicRef<H> {
         &self,
         expected: NonNull<()>,
         desired: H,
-        guard: &crossbeam_epoch::Guard,
+        guard: &reclaim::Guard,
     ) -> Result<H, (H, H)> {
         let new = desired.into_raw();
         match self.ptr.compare_exchange(

@@ -42,12 +42,14 @@
 
 use std::cell::{Cell, RefCell};
 use std::mem::ManuallyDrop;
+use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use crossbeam_epoch::{Collector, Guard, LocalHandle};
+use crossbeam_epoch::{Collector, LocalHandle};
 use crossbeam_queue::SegQueue;
 
+use crate::engine::counter::thread_slot;
 use crate::sync::{fence, AtomicUsize, Ordering};
 
 /// What all threads share: the collector, the count of registered threads, the orphans.
@@ -189,6 +191,9 @@ struct Local {
     calls: Cell<u32>,
     /// Releases the epoch has allowed, queued by [`queue_release`] until [`pinned`] unpins.
     queue: RefCell<Vec<Queued>>,
+    /// This thread's [`thread_slot`], kept here so that [`Guard::thread_slot`] costs no
+    /// thread-local lookup of its own.
+    thread_slot: usize,
 }
 
 impl Local {
@@ -198,6 +203,7 @@ impl Local {
             unflushed: Cell::new(0),
             calls: Cell::new(0),
             queue: RefCell::new(Vec::new()),
+            thread_slot: thread_slot(),
         }
     }
 
@@ -229,7 +235,7 @@ impl Local {
         flush
     }
 
-    fn flush(&self, guard: &Guard) {
+    fn flush(&self, guard: &crossbeam_epoch::Guard) {
         self.unflushed.set(0);
         guard.flush();
     }
@@ -242,7 +248,7 @@ impl Local {
     /// `H::release_unpinned`; `guard` is this thread's.
     unsafe fn retire(
         &self,
-        guard: &Guard,
+        guard: &crossbeam_epoch::Guard,
         ptr: NonNull<()>,
         unpinned: unsafe fn(NonNull<()>),
         release: unsafe fn(NonNull<()>),
@@ -356,9 +362,49 @@ loom::thread_local! {
     static LOCAL: Local = Local::new();
 }
 
+/// A pin of the crate's collector: crossbeam's guard (which it dereferences to), and, for one
+/// that [`pinned`] lends, this thread's reclamation state, so that the releases an operation
+/// defers and its [`Guard::thread_slot`] find it without a thread-local lookup of their own (in
+/// a shared library each lookup is a `__tls_get_addr` call: a delete made four).
+pub struct Guard<'l> {
+    epoch: crossbeam_epoch::Guard,
+    /// This thread's state, borrowed for the pin; `None` from [`pin`] (the state is then
+    /// looked up when needed) and during thread teardown (there is none).
+    local: Option<&'l Local>,
+}
+
+impl Deref for Guard<'_> {
+    type Target = crossbeam_epoch::Guard;
+
+    fn deref(&self) -> &crossbeam_epoch::Guard {
+        &self.epoch
+    }
+}
+
+impl Guard<'_> {
+    /// `f` on this thread's reclamation state: the one the guard carries, else the
+    /// thread-local's; `None` during thread teardown, when it is gone.
+    #[inline]
+    fn with_local<R>(&self, f: impl FnOnce(&Local) -> R) -> Option<R> {
+        match self.local {
+            Some(l) => Some(f(l)),
+            None => LOCAL.try_with(f).ok(),
+        }
+    }
+
+    /// This thread's slot number ([`thread_slot`]), which spreads per-thread counters.
+    #[inline]
+    pub fn thread_slot(&self) -> usize {
+        match self.local {
+            Some(l) => l.thread_slot,
+            None => thread_slot(),
+        }
+    }
+}
+
 /// Pins the current thread to the crate's collector. Nested pins are cheap and allowed.
-pub fn pin() -> Guard {
-    LOCAL.try_with(|l| l.handle().pin()).unwrap_or_else(|_| {
+pub fn pin() -> Guard<'static> {
+    let epoch = LOCAL.try_with(|l| l.handle().pin()).unwrap_or_else(|_| {
         // Thread teardown: the thread-local is gone. A one-off handle must stay counted while
         // its guard lives, which a bare `Guard` cannot say: count it for good (this thread is
         // never alone again; a rare path, taken only by code running in thread teardown).
@@ -368,7 +414,8 @@ pub fn pin() -> Guard {
         // SeqCst: as in `Registration::new`.
         fence(Ordering::SeqCst);
         shared.collector.register().pin()
-    })
+    });
+    Guard { epoch, local: None }
 }
 
 /// Runs `f` pinned; then, once the thread is no longer pinned, runs the releases queued on this
@@ -380,7 +427,7 @@ pub fn pinned<R>(f: impl FnOnce(&Guard) -> R) -> R {
     let result = LOCAL.try_with(|l| {
         let f = f.take().expect("called once");
         let result = {
-            let guard = l.handle().pin();
+            let guard = Guard { epoch: l.handle().pin(), local: Some(l) };
             let result = f(&guard);
             if l.should_flush() {
                 l.flush(&guard);
@@ -396,7 +443,7 @@ pub fn pinned<R>(f: impl FnOnce(&Guard) -> R) -> R {
             // Thread teardown: no queue any more; pin a one-off handle, counted while it lives
             // (what it defers goes through the epoch, what it releases to the orphans).
             let registration = Registration::new(shared());
-            let guard = registration.handle.pin();
+            let guard = Guard { epoch: registration.handle.pin(), local: None };
             (f.take().expect("not yet called"))(&guard)
         }
     }
@@ -405,7 +452,7 @@ pub fn pinned<R>(f: impl FnOnce(&Guard) -> R) -> R {
 /// Flushes this thread's epoch bag: deferred releases go to the global queue, and what the
 /// epoch allows is collected.
 pub fn flush(guard: &Guard) {
-    let _ = LOCAL.try_with(|l| l.flush(guard));
+    let _ = guard.with_local(|l| l.flush(guard));
 }
 
 /// Queues `release(ptr)` to run when the current thread is no longer pinned (at the end of its
@@ -567,7 +614,7 @@ pub unsafe fn defer<F: FnOnce()>(guard: &Guard, f: F) {
         f();
     }
     let mut f = Some(f);
-    let _ = LOCAL.try_with(|l| {
+    guard.with_local(|l| {
         if l.shared().alone() {
             // Nobody else can reach what `f` frees (see the module docs); this thread's own
             // loads end with its outermost pin, after which the queue runs.
@@ -597,7 +644,7 @@ pub unsafe fn defer_release<H: Handle>(guard: &Guard, ptr: NonNull<()>) {
     // thread (`Handle`'s contract), and `retire` runs it unpinned (from the queue) or hands it to
     // the epoch, whose closure runs inside a pin, with `H::release`, which may run there;
     // `guard` is this thread's.
-    if LOCAL.try_with(|l| unsafe { l.retire(guard, ptr, H::release_unpinned, H::release) }).is_err() {
+    if guard.with_local(|l| unsafe { l.retire(guard, ptr, H::release_unpinned, H::release) }).is_none() {
         // SAFETY: as in `Local::retire`'s epoch path.
         unsafe { guard.defer_unchecked(move || H::release(ptr)) };
     }

@@ -30,13 +30,12 @@
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use crossbeam_epoch::Guard;
 
 use super::raw::RawDict;
 use super::table::{key_ptr, mix, KeyHash, Table, MOVED, TOMBSTONE};
 use super::trail::{self, Trail};
 use super::AtomicDict;
-use crate::engine::reclaim::{self, defer_release, Handle};
+use crate::engine::reclaim::{self, defer_release, Guard, Handle};
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
 
 /// A position in a map's insertion order that survives migrations; see the module docs.
@@ -290,7 +289,7 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
                 {
                     continue; // look at the same entry again
                 }
-                t.add_len(-1);
+                t.add_len(guard, -1);
                 // Relaxed: visible through the Acquire on the value word; only the thread that
                 // tombstoned the entry (us) may retire its slot and null the key.
                 let key = entry.key.load(Ordering::Relaxed);

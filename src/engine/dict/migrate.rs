@@ -621,7 +621,7 @@ mod tests {
             .expect("key 0 has a slot");
         // AcqRel: as the delete's tombstone CAS (pairs with the insert's Release of the value).
         let word = old.entries[0].value.swap(TOMBSTONE, Ordering::AcqRel);
-        old.add_len(-1);
+        old.add_len(&pin(), -1);
         // SAFETY: the word held entry 0's value, a reference the entry owned; we unlinked it.
         drop(unsafe { <Arc<u64> as Handle>::from_raw(value_ptr(word).unwrap()) });
         // ...then, before it retires the slot, a migration freezes and moves the rest.

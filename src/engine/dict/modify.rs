@@ -18,14 +18,13 @@
 
 use std::ptr::NonNull;
 
-use crossbeam_epoch::Guard;
 
 use super::table::{
     key_ptr, slot_entry, slot_for, slot_tag, tags_match, value_ptr, CapacityError, KeyHash, Table, DEAD, EMPTY, FROZEN, MOVED, PENDING,
     TOMBSTONE, UNSET,
 };
 use super::raw::RawDict;
-use crate::engine::reclaim::{defer_release, lend, Handle};
+use crate::engine::reclaim::{defer_release, lend, Guard, Handle};
 use crate::sync::{AtomicU64, Ordering};
 
 /// What the decision closure of [`AtomicDict::modify`] wants done.
@@ -136,7 +135,7 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
                         {
                             // SAFETY: `old` is unlinked and was owned by the entry.
                             unsafe { defer_release::<V>(guard, old) };
-                            t.add_len(-1);
+                            t.add_len(guard, -1);
                             t.retire_slot(guard, found.pos, slot, e);
                             return Ok(Outcome::Removed);
                         }
@@ -159,7 +158,7 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
                     (Action::Set(value), _, None) => {
                         // Absent (EMPTY slot) or deleted (tombstoned entry): a new entry at the
                         // end, claimed into this slot.
-                        match self.publish_new(t, found.pos, slot, tag, hash, key, &mut owned_key, value) {
+                        match self.publish_new(guard, t, found.pos, slot, tag, hash, key, &mut owned_key, value) {
                             Ok(()) => return Ok(Outcome::Inserted),
                             Err(Lost::Full(value)) => {
                                 spare = Some(value);
@@ -227,6 +226,7 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
     #[allow(clippy::too_many_arguments)]
     fn publish_new(
         &self,
+        guard: &Guard,
         t: &Table<K, V>,
         pos: usize,
         expected: u64,
@@ -274,7 +274,7 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 );
-                t.add_len(1);
+                t.add_len(guard, 1);
                 Ok(())
             }
             Err(now) => {

@@ -6,7 +6,6 @@
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use crossbeam_epoch::Guard;
 
 use super::migrate;
 use super::table::{
@@ -14,7 +13,7 @@ use super::table::{
     FROZEN, MOVED,
 };
 use super::{next_capacity, Stats};
-use crate::engine::reclaim::{lend, Handle};
+use crate::engine::reclaim::{lend, Guard, Handle};
 use crate::sync::{AtomicBool, AtomicPtr, Ordering};
 
 /// The map's shared state: the root generation and the fingerprint hint. Every method takes a

@@ -32,8 +32,7 @@ use crossbeam_utils::CachePadded;
 
 use super::migrate::Migration;
 use super::trail::Trail;
-use crate::engine::counter::thread_slot;
-use crate::engine::reclaim::Handle;
+use crate::engine::reclaim::{Guard, Handle};
 use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::atomic::AtomicIsize;
 
@@ -296,10 +295,10 @@ impl<K: Handle, V: Handle> Table<K, V> {
         self.next_entry.load(Ordering::Acquire).min(self.cap())
     }
 
-    /// Adds `delta` to the length, on this thread's stripe.
+    /// Adds `delta` to the length, on the stripe of `guard`'s thread.
     #[inline]
-    pub fn add_len(&self, delta: isize) {
-        let stripe = &self.len_stripes[thread_slot() & (self.len_stripes.len() - 1)];
+    pub fn add_len(&self, guard: &Guard, delta: isize) {
+        let stripe = &self.len_stripes[guard.thread_slot() & (self.len_stripes.len() - 1)];
         // Relaxed: len is a statistic, exact only when quiescent; nothing is published by it.
         stripe.fetch_add(delta, Ordering::Relaxed);
     }
@@ -345,7 +344,7 @@ impl<K: Handle, V: Handle> Table<K, V> {
     /// (`slot`, at `pos`) to DEAD and releases the key now rather than at the next migration.
     /// If the slot changed (a re-insert re-pointed it, or a migration froze it), the key stays
     /// with the dead entry and is released when the generation is dropped.
-    pub fn retire_slot(&self, guard: &crossbeam_epoch::Guard, pos: usize, slot: u64, e: usize) {
+    pub fn retire_slot(&self, guard: &Guard, pos: usize, slot: u64, e: usize) {
         // AcqRel on success: Acquire orders the key swap after it; Release makes DEAD visible
         // with our tombstone before it. Relaxed on failure: we give up, nothing to read.
         if self.index[pos].compare_exchange(slot, DEAD, Ordering::AcqRel, Ordering::Relaxed).is_err() {
