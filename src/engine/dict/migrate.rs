@@ -432,14 +432,14 @@ fn claim_slot<K: Handle, V: Handle>(
     late: impl Fn() -> bool,
 ) -> usize {
     let mut i = from;
-    for _ in 0..=new.mask {
+    for _ in 0..new.index.len() {
         // Acquire: pairs with the Release CAS of a writer that retired or re-pointed this slot
         // after publication (`retire_slot`, `publish_new`). A helper that passes such a slot
         // has seen a write made after publication, so `late()` then sees the chunk done (the
         // done flag was stored before `published`, which that writer Acquired): it never
         // claims an EMPTY slot further on. (Relaxed let a late helper read a DEAD slot and a
         // stale done flag, and claim: the loom model of a late helper found it.)
-        let slot = new.index[i].load(Ordering::Acquire);
+        let slot = new.slot(i).load(Ordering::Acquire);
         if slot == want || slot & FROZEN != 0 {
             // Done, or we are a late helper: `new` was published (every chunk done) and is
             // already migrating onwards, so this copy is moot.
@@ -452,7 +452,7 @@ fn claim_slot<K: Handle, V: Handle>(
             // Relaxed (both): the new index is only read by helpers (who agree on its contents
             // through the phase's done flags) until `published` is stored with Release; on
             // failure we re-read the slot (with Acquire, above).
-            match new.index[i].compare_exchange(EMPTY, want, Ordering::Relaxed, Ordering::Relaxed) {
+            match new.slot(i).compare_exchange(EMPTY, want, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => {
                     debug_check_one_slot(new, home, i, want);
                     return i;

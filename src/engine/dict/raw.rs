@@ -115,10 +115,10 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
         let mut t = self.current(guard);
         'generation: loop {
             let mut pos = mixed as usize & t.mask;
-            for _ in 0..=t.mask {
+            for _ in 0..t.index.len() {
                 // Acquire: pairs with the Release CAS that claimed the slot, so the entry's
                 // hash and key are visible.
-                let slot = t.index[pos].load(Ordering::Acquire);
+                let slot = t.slot(pos).load(Ordering::Acquire);
                 if slot & FROZEN != 0 && t.mig.is_published() {
                     t = self.advance(t, guard);
                     continue 'generation;
@@ -130,9 +130,15 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
                     pos = (pos + 1) & t.mask; // DEAD: a deleted key's retired slot
                     continue;
                 };
+                // The tag first: most slots a probe passes differ in it, and need no entry read
+                // (nor its bounds check).
+                if !tags_match(slot_tag(slot), tag) {
+                    pos = (pos + 1) & t.mask;
+                    continue;
+                }
                 let entry = &t.entries[e];
                 // Relaxed (hash): visible through the slot's Acquire above.
-                if tags_match(slot_tag(slot), tag) && entry.hash.load(Ordering::Relaxed) == hash {
+                if entry.hash.load(Ordering::Relaxed) == hash {
                     // Acquire: pairs with the AcqRel swap in `retire_slot`. No key: deleted and
                     // retired meanwhile; the key may live further on.
                     let key = key_ptr(entry.key.load(Ordering::Acquire));
@@ -187,7 +193,7 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
         'generation: loop {
             let mut keys = Vec::new();
             let mut pos = mixed as usize & t.mask;
-            for _ in 0..=t.mask {
+            for _ in 0..t.index.len() {
                 // Acquire: pairs with the Release CAS that claimed the slot (as in `get`).
                 let slot = t.index[pos].load(Ordering::Acquire);
                 if slot & FROZEN != 0 && t.mig.is_published() {

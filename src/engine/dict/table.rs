@@ -282,6 +282,15 @@ impl<K: Handle, V: Handle> Table<K, V> {
         })
     }
 
+    /// The index slot at `pos & mask`, without a bounds check: probe loops load one per step.
+    #[inline]
+    pub fn slot(&self, pos: usize) -> &AtomicU64 {
+        debug_assert_eq!(self.index.len(), self.mask + 1);
+        // SAFETY: `with_entries` sets `mask` to the index's length minus one (a power of two)
+        // and neither changes afterwards, so `pos & mask` is in bounds.
+        unsafe { self.index.get_unchecked(pos & self.mask) }
+    }
+
     #[inline]
     pub fn cap(&self) -> usize {
         self.entries.len()
@@ -326,7 +335,7 @@ impl<K: Handle, V: Handle> Table<K, V> {
     /// `mixed`), if any.
     pub fn slot_of(&self, i: usize, mixed: u64) -> Option<(usize, u64)> {
         let mut pos = mixed as usize & self.mask;
-        for _ in 0..=self.mask {
+        for _ in 0..self.index.len() {
             // Acquire: pairs with the inserter's Release CAS on the slot.
             let slot = self.index[pos].load(Ordering::Acquire);
             if slot & !FROZEN == EMPTY {
