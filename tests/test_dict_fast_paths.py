@@ -56,6 +56,40 @@ def test_large_and_negative_ints_equal_but_distinct_find_each_other():
     assert len(m) == len(keys)
 
 
+# Ints either side of the compact form's bound (one 30-bit digit, whose hash the fast path
+# computes itself), -1 (which hashes to -2), and ints past 64 bits and the hash modulus.
+HASH_EDGES = [0, 1, -1, -2, 2**30 - 1, -(2**30 - 1), 2**30, -(2**30), 2**53, -(2**53)]
+BIG = [2**61 - 1, 2**61, -(2**61 - 1), 2**64 + 1, -(2**100)]
+
+
+class EqualTo:
+    """Equal to `value`, with its hash, compared only by `__eq__` (so the general path's hash)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __hash__(self):
+        return hash(self.value)
+
+    def __eq__(self, other):
+        return other == self.value
+
+
+@pytest.mark.parametrize("k", HASH_EDGES + BIG)
+def test_an_int_key_hashes_as_hash_does_on_the_fast_and_the_general_path(k):
+    # Stored through the general path (a float or a user type), found through the int fast
+    # path, and the other way round: both must land on hash(k)'s slot.
+    stored = float(k) if k in HASH_EDGES else EqualTo(k)
+    m = AtomicDict({stored: "general"})
+    assert m[k] == "general" and k in m and m.get(k) == "general"
+    m[k] = "fast"
+    assert len(m) == 1 and m[stored] == "fast"
+    del m[k]
+    assert len(m) == 0
+    m[k] = "fast"
+    assert m[stored] == "fast" and stored in m
+
+
 class SameHashAsStr:
     """Equal to a str, with its hash: only this type's __eq__ can say so."""
 

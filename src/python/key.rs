@@ -76,7 +76,7 @@ pub(crate) fn builtin_key_hash<V: Handle>(map: &AtomicDict<PyHandle, V>, key: &B
                 cached => cached,
             }
         } else if ffi::PyLong_CheckExact(obj) != 0 {
-            ffi::PyObject_Hash(obj)
+            int_hash(obj)
         } else {
             return None;
         }
@@ -88,6 +88,23 @@ pub(crate) fn builtin_key_hash<V: Handle>(map: &AtomicDict<PyHandle, V>, key: &B
         return None;
     }
     Some(tagged(key, hash as u64, map.wants_fingerprints()))
+}
+
+/// An exact int's hash. A compact int's (one digit, the common key) is computed here as
+/// CPython's `long_hash` computes it: the value itself, below the hash modulus, except that -1
+/// (the error marker) hashes to -2. About 5 instructions against 25 for the call.
+///
+/// # Safety
+/// `int` is a live exact int.
+#[inline]
+unsafe fn int_hash(int: *mut ffi::PyObject) -> ffi::Py_hash_t {
+    #[cfg(all(Py_3_12, not(Py_LIMITED_API)))]
+    // SAFETY: forwarded from the caller.
+    if let Some(value) = unsafe { compact_int(int) } {
+        return if value == -1 { -2 } else { value as ffi::Py_hash_t };
+    }
+    // SAFETY: a live int; its hash runs only C code.
+    unsafe { ffi::PyObject_Hash(int) }
 }
 
 /// Why a fast path gave up: deciding needs Python code (a stored key of a type other than the
