@@ -259,6 +259,23 @@ impl Local {
             self.queue.borrow_mut().push((ptr, unpinned));
             return;
         }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.defer_to_epoch(guard, ptr, release) };
+    }
+
+    /// Hands `release(ptr)` to the epoch, counted for the flush policy. Out of line: crossbeam's
+    /// `defer` keeps a whole bag (2 KB) in its frame, which would make every caller's prologue
+    /// probe the stack.
+    ///
+    /// # Safety
+    /// As for [`defer_release`], with `release` for `H::release`; `guard` is this thread's.
+    #[inline(never)]
+    unsafe fn defer_to_epoch(
+        &self,
+        guard: &crossbeam_epoch::Guard,
+        ptr: NonNull<()>,
+        release: unsafe fn(NonNull<()>),
+    ) {
         self.unflushed.set(self.unflushed.get() + 1);
         // SAFETY: the closure only releases `ptr`, which nothing reachable points to any more;
         // the epoch runs it after every guard that could have loaded `ptr` is dropped. Running
@@ -299,16 +316,28 @@ impl Local {
 
     /// Runs this thread's queue until it stays empty. The thread is not pinned.
     fn run_queue(&self) {
-        // The common case, one release (a write's old value): run it without the batch swap.
-        let single = {
+        // The common cases, one release or two (a write's old value; a delete's key and value):
+        // take them out together and run them in order, without the batch swap.
+        let (first, second) = {
             let mut queue = self.queue.borrow_mut();
-            if queue.len() == 1 { queue.pop() } else { None }
+            match queue.len() {
+                1 => (queue.pop(), None),
+                2 => {
+                    let second = queue.pop();
+                    (queue.pop(), second)
+                }
+                _ => (None, None),
+            }
         };
-        if let Some((ptr, release)) = single {
+        if let Some((ptr, release)) = first {
             // SAFETY: as below; popped, so run once.
             unsafe { release(ptr) };
+            if let Some((ptr, release)) = second {
+                // SAFETY: as below; popped, so run once.
+                unsafe { release(ptr) };
+            }
             if self.queue.borrow().is_empty() {
-                return; // the release queued nothing more
+                return; // the releases queued nothing more
             }
         }
         let mut batch = Vec::new();
@@ -636,16 +665,37 @@ pub unsafe fn defer<F: FnOnce()>(guard: &Guard, f: F) {
 /// # Safety
 /// `ptr` carries a reference owned by the caller, which the caller has made unreachable from
 /// every shared slot before this call, and never uses again.
+#[inline]
 pub unsafe fn defer_release<H: Handle>(guard: &Guard, ptr: NonNull<()>) {
     if !H::needs_release(ptr) {
         return;
     }
+    match guard.local {
+        // Nobody else can reach `ptr` (see the module docs); this thread's own loads of it end
+        // with its outermost pin, after which the queue runs, unpinned. Inline: the common
+        // single-thread path, a few loads and a push.
+        Some(l) if l.shared().alone() => l.queue.borrow_mut().push((ptr, H::release_unpinned)),
+        // SAFETY: `H::release` gives up the reference the caller hands over, on any thread
+        // (`Handle`'s contract), and may run inside a pin; `guard` is this thread's.
+        Some(l) => unsafe { l.defer_to_epoch(guard, ptr, H::release) },
+        // SAFETY: forwarded from the caller.
+        None => unsafe { defer_release_unlent::<H>(guard, ptr) },
+    }
+}
+
+/// [`defer_release`] with a guard that carries no thread state (from [`pin`], or in thread
+/// teardown): looks the state up.
+///
+/// # Safety
+/// As for [`defer_release`].
+#[inline(never)]
+unsafe fn defer_release_unlent<H: Handle>(guard: &Guard, ptr: NonNull<()>) {
     // SAFETY: `H::release_unpinned` gives up the reference the caller hands over, on any
     // thread (`Handle`'s contract), and `retire` runs it unpinned (from the queue) or hands it to
     // the epoch, whose closure runs inside a pin, with `H::release`, which may run there;
     // `guard` is this thread's.
-    if guard.with_local(|l| unsafe { l.retire(guard, ptr, H::release_unpinned, H::release) }).is_none() {
-        // SAFETY: as in `Local::retire`'s epoch path.
+    if LOCAL.try_with(|l| unsafe { l.retire(guard, ptr, H::release_unpinned, H::release) }).is_err() {
+        // SAFETY: as in `Local::defer_to_epoch`.
         unsafe { guard.defer_unchecked(move || H::release(ptr)) };
     }
 }
@@ -656,6 +706,26 @@ mod tests {
 
     std::thread_local! {
         static RAN: Cell<usize> = const { Cell::new(0) };
+        static ORDER: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Records the pointer's address as the release's name.
+    unsafe fn record(ptr: NonNull<()>) {
+        ORDER.with(|o| o.borrow_mut().push(ptr.as_ptr() as usize));
+    }
+
+    /// Records itself and, if its name is below 100, queues one more named 100 above it.
+    unsafe fn record_and_queue_another(ptr: NonNull<()>) {
+        let name = ptr.as_ptr() as usize;
+        ORDER.with(|o| o.borrow_mut().push(name));
+        if name < 100 {
+            // SAFETY: `record` may run any time on this thread.
+            unsafe { queue_release(named(name + 100), record) };
+        }
+    }
+
+    fn named(name: usize) -> NonNull<()> {
+        NonNull::new(name as *mut ()).expect("names are not zero")
     }
 
     /// Counts itself; the pointer is not used.
@@ -686,6 +756,26 @@ mod tests {
         assert_eq!(RAN.with(Cell::get), 20);
         drain_queue();
         assert_eq!(RAN.with(Cell::get), 20);
+    }
+
+    #[test]
+    fn drain_runs_one_two_or_many_releases_in_the_order_queued_then_those_they_queue() {
+        for n in 1..=4 {
+            for requeue in [false, true] {
+                ORDER.with(|o| o.borrow_mut().clear());
+                let release = if requeue { record_and_queue_another } else { record };
+                for name in 1..=n {
+                    // SAFETY: the release functions only record the pointer's address.
+                    unsafe { queue_release(named(name), release) };
+                }
+                drain_queue();
+                let mut expected: Vec<usize> = (1..=n).collect();
+                if requeue {
+                    expected.extend((1..=n).map(|name| name + 100));
+                }
+                assert_eq!(ORDER.with(|o| o.borrow().clone()), expected, "{n} queued, requeue {requeue}");
+            }
+        }
     }
 
     #[test]
