@@ -8,6 +8,9 @@ two.
 
 from __future__ import annotations
 
+import ctypes
+import sys
+
 import pytest
 
 from lockless import AtomicDict
@@ -43,6 +46,41 @@ def test_strs_of_equal_length_but_different_content_or_kind_are_different_keys()
     assert len(m) == len(d) == len(keys)
     for k in keys:
         assert m[fresh(k)] == d[k]
+
+
+def hash_offset() -> int:
+    """Where CPython caches a str's hash in the object (found by looking for it)."""
+    s = fresh("hash offset")
+    wanted = hash(s).to_bytes(8, sys.byteorder, signed=True)
+    offset = ctypes.string_at(id(s), 64).find(wanted)
+    assert offset > 0 and offset % 8 == 0
+    return offset
+
+
+def with_hash(s: str, h: int) -> str:
+    """A fresh copy of `s` whose cached hash is `h`: strs that differ but share a hash, so that
+    a lookup must compare their characters to tell them apart."""
+    copy = fresh(s)
+    ctypes.c_ssize_t.from_address(id(copy) + hash_offset()).value = h
+    assert hash(copy) == h
+    return copy
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython", reason="plants CPython's str hash cache")
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_strs_sharing_a_hash_are_told_apart_by_each_character_at_every_length(kind):
+    h = 12345
+    for n in range(1, 41):
+        base = (KINDS[kind] * 14)[-n:]
+        for i in range(n):
+            other = base[:i] + ("x" if base[i] != "x" else "y") + base[i + 1 :]
+            m = AtomicDict({with_hash(base, h): 1, with_hash(other, h): 2})
+            assert len(m) == 2, (n, i)
+            assert m[with_hash(base, h)] == 1 and m[with_hash(other, h)] == 2, (n, i)
+            assert with_hash(base, h) in m
+            m[with_hash(other, h)] = 3
+            del m[with_hash(base, h)]
+            assert list(m.items()) == [(other, 3)] and with_hash(base, h) not in m, (n, i)
 
 
 def test_large_and_negative_ints_equal_but_distinct_find_each_other():

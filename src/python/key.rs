@@ -397,9 +397,61 @@ unsafe fn str_eq(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> bool {
         if len != ffi::PyUnicode_GET_LENGTH(b) {
             return false;
         }
+        // The common key, two compact ASCII strs: one byte per character, right after the
+        // header.
+        if let (Some(x), Some(y)) = (ascii_data(a), ascii_data(b)) {
+            return bytes_eq(x, y, len as usize);
+        }
         let ((kind, x), (kind_b, y)) = (kind_and_data(a), kind_and_data(b));
         kind == kind_b && bytes_eq(x, y, len as usize * kind as usize)
     }
+}
+
+/// `state`'s bits (Include/cpython/unicodeobject.h, 3.12 and 3.13): interned 0-1, kind 2-4,
+/// compact 5, ascii 6.
+#[cfg(all(Py_3_12, not(Py_3_14), not(Py_LIMITED_API)))]
+const COMPACT: u32 = 1 << 5;
+#[cfg(all(Py_3_12, not(Py_3_14), not(Py_LIMITED_API)))]
+const ASCII: u32 = 1 << 6;
+
+/// A str's state bits (see [`COMPACT`]).
+///
+/// # Safety
+/// `s` is a live str.
+#[cfg(all(Py_3_12, not(Py_3_14), not(Py_LIMITED_API)))]
+#[inline]
+unsafe fn state(s: *mut ffi::PyObject) -> u32 {
+    // SAFETY: `s` is a str, so it starts with a PyASCIIObject. Relaxed atomic: interning may
+    // set the interned bits of a shared str (never the others).
+    unsafe {
+        let ascii = s.cast::<ffi::PyASCIIObject>();
+        std::sync::atomic::AtomicU32::from_ptr(std::ptr::addr_of_mut!((*ascii).state))
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// A compact ASCII str's characters (one byte each, after the shorter header); `None` for any
+/// other str.
+///
+/// # Safety
+/// `s` is a live str.
+#[cfg(all(Py_3_12, not(Py_3_14), not(Py_LIMITED_API)))]
+#[inline]
+unsafe fn ascii_data(s: *mut ffi::PyObject) -> Option<*const u8> {
+    // SAFETY: forwarded from the caller.
+    let compact_ascii = unsafe { state(s) } & (COMPACT | ASCII) == COMPACT | ASCII;
+    // SAFETY: a compact ASCII str's characters follow its PyASCIIObject header.
+    compact_ascii.then(|| unsafe { s.cast::<ffi::PyASCIIObject>().add(1).cast::<u8>().cast_const() })
+}
+
+/// [`ascii_data`] on 3.14, whose state layout changed: always the general path.
+///
+/// # Safety
+/// `s` is a live str.
+#[cfg(all(Py_3_14, not(Py_LIMITED_API)))]
+#[inline]
+unsafe fn ascii_data(_s: *mut ffi::PyObject) -> Option<*const u8> {
+    None
 }
 
 /// A str's kind (bytes per character) and its characters, as `PyUnicode_KIND` and
@@ -411,17 +463,11 @@ unsafe fn str_eq(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> bool {
 #[cfg(all(Py_3_12, not(Py_3_14), not(Py_LIMITED_API)))]
 #[inline]
 unsafe fn kind_and_data(s: *mut ffi::PyObject) -> (u32, *const u8) {
-    // `state`'s bits (Include/cpython/unicodeobject.h, 3.12 and 3.13): interned 0-1, kind 2-4,
-    // compact 5, ascii 6.
-    const COMPACT: u32 = 1 << 5;
-    const ASCII: u32 = 1 << 6;
     let ascii = s.cast::<ffi::PyASCIIObject>();
     // SAFETY: `s` is a str, so it starts with a PyASCIIObject; a compact one's characters follow
     // the header (the shorter one for ASCII), a non-compact one's are behind its data pointer.
-    // Relaxed atomic: interning may set the interned bits of a shared str (never the others).
     unsafe {
-        let state = std::sync::atomic::AtomicU32::from_ptr(std::ptr::addr_of_mut!((*ascii).state))
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let state = state(s);
         let data = match state & (COMPACT | ASCII) {
             both if both == COMPACT | ASCII => ascii.add(1).cast::<u8>(),
             COMPACT => s.cast::<ffi::PyCompactUnicodeObject>().add(1).cast::<u8>(),
@@ -459,15 +505,12 @@ unsafe fn bytes_eq(x: *const u8, y: *const u8, n: usize) -> bool {
             0 => true,
             1..=3 => (0..n).all(|i| *x.add(i) == *y.add(i)),
             4..=7 => half(x, 0) == half(y, 0) && half(x, n - 4) == half(y, n - 4),
-            8..=32 => {
-                let mut at = 0;
-                while at + 8 < n {
-                    if word(x, at) != word(y, at) {
-                        return false;
-                    }
-                    at += 8;
-                }
-                word(x, n - 8) == word(y, n - 8)
+            8..=16 => word(x, 0) == word(y, 0) && word(x, n - 8) == word(y, n - 8),
+            17..=32 => {
+                word(x, 0) == word(y, 0)
+                    && word(x, 8) == word(y, 8)
+                    && word(x, n - 16) == word(y, n - 16)
+                    && word(x, n - 8) == word(y, n - 8)
             }
             _ => std::slice::from_raw_parts(x, n) == std::slice::from_raw_parts(y, n),
         }
