@@ -83,14 +83,14 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     /// A new reference to the value stored under `key_hash` and a key for which `eq` is true.
     /// Lock-free and linearizable; readers never wait or help a migration.
     pub fn get<E>(&self, key_hash: KeyHash, eq: impl FnMut(&K) -> Result<bool, E>) -> Result<Option<V>, E> {
-        reclaim::pinned(|g| self.raw.get(g, key_hash, eq))
+        reclaim::pinned(#[inline(always)] |g| self.raw.get(g, key_hash, eq))
     }
 
     /// Whether a key for which `eq` is true is stored under `key_hash`: [`AtomicDict::get`]
     /// without taking (and later releasing) a reference to the value. Lock-free and
     /// linearizable.
     pub fn contains_key<E>(&self, key_hash: KeyHash, eq: impl FnMut(&K) -> Result<bool, E>) -> Result<bool, E> {
-        reclaim::pinned(|g| self.raw.lookup(g, key_hash, eq, |_| ()).map(|found| found.is_some()))
+        reclaim::pinned(#[inline(always)] |g| self.raw.lookup(g, key_hash, eq, |_| ()).map(|found| found.is_some()))
     }
 
     /// The write primitive. Finds `key_hash`/`eq`'s key, calls `decide(current, spare)` with its
@@ -111,7 +111,7 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
         eq: impl FnMut(&K) -> Result<bool, E>,
         decide: impl FnMut(Option<&V>, Option<V>) -> Result<Action<V>, E>,
     ) -> Result<Outcome, E> {
-        reclaim::pinned(|g| self.raw.modify(g, key_hash, key, eq, decide))
+        reclaim::pinned(#[inline(always)] |g| self.raw.modify(g, key_hash, key, eq, decide))
     }
 
     /// Whether probes here have met long runs of keys of one hash, so that callers able to
