@@ -68,6 +68,7 @@ struct Found {
 impl<K: Handle, V: Handle> RawDict<K, V> {
     /// The write primitive; see [`AtomicDict::modify`](super::AtomicDict::modify). `decide`
     /// sees the current value lent for the call (alive while `guard` is held).
+    #[inline(always)]
     pub(super) fn modify<E: From<CapacityError>>(
         &self,
         guard: &Guard,

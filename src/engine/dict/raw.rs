@@ -103,7 +103,7 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
     /// `None` if absent: [`RawDict::get`] without the reference, for callers that only need to
     /// know (a `contains` then touches no reference count). `read` gets a pointer that stays
     /// alive while `guard` is held.
-    #[inline]
+    #[inline(always)]
     pub(super) fn lookup<E, R>(
         &self,
         guard: &Guard,
