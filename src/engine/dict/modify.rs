@@ -225,6 +225,7 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
     /// Reserves an entry for `value`, fills it, and CASes the slot at `pos` from `expected` to
     /// it. On failure everything is taken back and returned.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn publish_new(
         &self,
         guard: &Guard,

@@ -353,6 +353,7 @@ impl<K: Handle, V: Handle> Table<K, V> {
     /// (`slot`, at `pos`) to DEAD and releases the key now rather than at the next migration.
     /// If the slot changed (a re-insert re-pointed it, or a migration froze it), the key stays
     /// with the dead entry and is released when the generation is dropped.
+    #[inline(always)]
     pub fn retire_slot(&self, guard: &Guard, pos: usize, slot: u64, e: usize) {
         // AcqRel on success: Acquire orders the key swap after it; Release makes DEAD visible
         // with our tombstone before it. Relaxed on failure: we give up, nothing to read.
