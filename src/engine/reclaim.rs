@@ -40,7 +40,7 @@
 //! go to a global lock-free queue of orphans, which the next thread to unpin runs (attached to
 //! the interpreter, as every caller of [`pinned`] is). Releases are never skipped.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::NonNull;
@@ -51,6 +51,9 @@ use crossbeam_queue::SegQueue;
 
 use crate::engine::counter::thread_slot;
 use crate::sync::{fence, AtomicUsize, Ordering};
+
+mod queue;
+use queue::ReleaseQueue;
 
 /// What all threads share: the collector, the count of registered threads, the orphans.
 struct Shared {
@@ -190,7 +193,7 @@ struct Local {
     /// [`pinned`] calls since the last flush while releases were waiting.
     calls: Cell<u32>,
     /// Releases the epoch has allowed, queued by [`queue_release`] until [`pinned`] unpins.
-    queue: RefCell<Vec<Queued>>,
+    queue: ReleaseQueue,
     /// This thread's [`thread_slot`], kept here so that [`Guard::thread_slot`] costs no
     /// thread-local lookup of its own.
     thread_slot: usize,
@@ -202,7 +205,7 @@ impl Local {
             registration: Registration::new(shared()),
             unflushed: Cell::new(0),
             calls: Cell::new(0),
-            queue: RefCell::new(Vec::new()),
+            queue: ReleaseQueue::new(),
             thread_slot: thread_slot(),
         }
     }
@@ -256,7 +259,7 @@ impl Local {
         if self.shared().alone() {
             // Nobody else can reach `ptr` (see the module docs); this thread's own loads of it
             // end with its outermost pin, after which the queue runs, unpinned.
-            self.queue.borrow_mut().push((ptr, unpinned));
+            self.queue.push((ptr, unpinned));
             return;
         }
         // SAFETY: forwarded from the caller.
@@ -292,7 +295,7 @@ impl Local {
     /// deferred releases arrive in batches).
     #[inline]
     fn drain(&self) {
-        let queued = self.queue.borrow().len();
+        let queued = self.queue.len();
         match queued {
             0 if !self.shared().has_orphans() => {} // the common case, a few loads and compares
             1 => self.drain_one(),
@@ -305,12 +308,12 @@ impl Local {
     #[inline(never)]
     fn drain_one(&self) {
         if !self.handle().is_pinned() {
-            let popped = self.queue.borrow_mut().pop();
+            let popped = self.queue.pop();
             if let Some((ptr, release)) = popped {
                 // SAFETY: as in `run_queue`; popped, so run once.
                 unsafe { release(ptr) };
             }
-            if self.queue.borrow().is_empty() && !self.shared().has_orphans() {
+            if self.queue.is_empty() && !self.shared().has_orphans() {
                 return;
             }
         }
@@ -320,7 +323,7 @@ impl Local {
     /// [`Local::drain`] once something waits.
     #[inline(never)]
     fn drain_all(&self) {
-        let queued = !self.queue.borrow().is_empty();
+        let queued = !self.queue.is_empty();
         if self.handle().is_pinned() {
             return; // an outer pin's unpin will drain
         }
@@ -337,16 +340,13 @@ impl Local {
     fn run_queue(&self) {
         // The common cases, one release or two (a write's old value; a delete's key and value):
         // take them out together and run them in order, without the batch swap.
-        let (first, second) = {
-            let mut queue = self.queue.borrow_mut();
-            match queue.len() {
-                1 => (queue.pop(), None),
-                2 => {
-                    let second = queue.pop();
-                    (queue.pop(), second)
-                }
-                _ => (None, None),
+        let (first, second) = match self.queue.len() {
+            1 => (self.queue.pop(), None),
+            2 => {
+                let second = self.queue.pop();
+                (self.queue.pop(), second)
             }
+            _ => (None, None),
         };
         if let Some((ptr, release)) = first {
             // SAFETY: as below; popped, so run once.
@@ -355,7 +355,7 @@ impl Local {
                 // SAFETY: as below; popped, so run once.
                 unsafe { release(ptr) };
             }
-            if self.queue.borrow().is_empty() {
+            if self.queue.is_empty() {
                 return; // the releases queued nothing more
             }
         }
@@ -363,7 +363,7 @@ impl Local {
         loop {
             // Take the batch out first, leaving the emptied buffer of the previous round: a
             // release may queue more.
-            std::mem::swap(&mut *self.queue.borrow_mut(), &mut batch);
+            self.queue.swap(&mut batch);
             if batch.is_empty() {
                 break;
             }
@@ -374,10 +374,7 @@ impl Local {
             }
         }
         // The queue now holds the last buffer drained, empty, with its capacity.
-        let mut queue = self.queue.borrow_mut();
-        if queue.capacity() > KEEP_QUEUED {
-            queue.shrink_to(KEEP_QUEUED);
-        }
+        self.queue.shrink_to(KEEP_QUEUED);
     }
 }
 
@@ -392,7 +389,7 @@ impl Drop for Local {
         for _ in 0..3 {
             self.handle().pin().flush();
         }
-        for queued in std::mem::take(self.queue.get_mut()) {
+        for queued in self.queue.take() {
             self.shared().push_orphan(queued);
         }
         // Then the registration's drop: crossbeam's teardown (one more pin, whose collections
@@ -511,7 +508,7 @@ pub fn flush(guard: &Guard) {
 /// `release(ptr)` must be sound to run once, later, on this thread or any other thread that
 /// pins the crate's collector (in the binding: any thread attached to the interpreter).
 pub unsafe fn queue_release(ptr: NonNull<()>, release: unsafe fn(NonNull<()>)) {
-    if LOCAL.try_with(|l| l.queue.borrow_mut().push((ptr, release))).is_err() {
+    if LOCAL.try_with(|l| l.queue.push((ptr, release))).is_err() {
         shared().push_orphan((ptr, release));
     }
 }
@@ -667,7 +664,7 @@ pub unsafe fn defer<F: FnOnce()>(guard: &Guard, f: F) {
             // Nobody else can reach what `f` frees (see the module docs); this thread's own
             // loads end with its outermost pin, after which the queue runs.
             let boxed = NonNull::from(Box::leak(Box::new(f.take().expect("taken once"))));
-            l.queue.borrow_mut().push((boxed.cast(), run_boxed::<F>));
+            l.queue.push((boxed.cast(), run_boxed::<F>));
         } else {
             l.unflushed.set(l.unflushed.get() + 1);
         }
@@ -693,7 +690,7 @@ pub unsafe fn defer_release<H: Handle>(guard: &Guard, ptr: NonNull<()>) {
         // Nobody else can reach `ptr` (see the module docs); this thread's own loads of it end
         // with its outermost pin, after which the queue runs, unpinned. Inline: the common
         // single-thread path, a few loads and a push.
-        Some(l) if l.shared().alone() => l.queue.borrow_mut().push((ptr, H::release_unpinned)),
+        Some(l) if l.shared().alone() => l.queue.push((ptr, H::release_unpinned)),
         // SAFETY: `H::release` gives up the reference the caller hands over, on any thread
         // (`Handle`'s contract), and may run inside a pin; `guard` is this thread's.
         Some(l) => unsafe { l.defer_to_epoch(guard, ptr, H::release) },
@@ -722,6 +719,7 @@ unsafe fn defer_release_unlent<H: Handle>(guard: &Guard, ptr: NonNull<()>) {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
 
     std::thread_local! {
         static RAN: Cell<usize> = const { Cell::new(0) };
@@ -760,7 +758,7 @@ mod tests {
     }
 
     fn queue_capacity() -> usize {
-        LOCAL.with(|l| l.queue.borrow().capacity())
+        LOCAL.with(|l| l.queue.capacity())
     }
 
     #[test]
