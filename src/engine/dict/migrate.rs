@@ -278,16 +278,17 @@ impl<K: Handle, V: Handle> Job<K, V> {
         prefault(&self.next.index[chunk * slots / chunks..(chunk + 1) * slots / chunks]);
         let range = self.range(chunk, old.cap());
         let mut live = 0;
-        let mut bits = 0u64;
-        for i in range.clone() {
-            if old.live_value(i).is_some() {
-                bits |= 1 << (i % 64);
-                live += 1;
+        // A word of the trail at a time (chunks are multiples of 64 entries, so a chunk starts
+        // a word), rather than testing for a word's end at every entry.
+        for start in range.clone().step_by(64) {
+            let mut bits = 0u64;
+            for i in start..(start + 64).min(range.end) {
+                if old.live_value(i).is_some() {
+                    bits |= 1 << (i % 64);
+                }
             }
-            if i % 64 == 63 || i + 1 == range.end {
-                old.trail.set_word(i / 64, bits);
-                bits = 0;
-            }
+            old.trail.set_word(start / 64, bits);
+            live += bits.count_ones() as usize;
         }
         // Relaxed: published to other helpers by the phase's `finish`.
         self.counts[chunk].store(live, Ordering::Relaxed);
@@ -316,11 +317,14 @@ impl<K: Handle, V: Handle> Job<K, V> {
         // index are never emptied), and our chunk's entries land in order. Without this, a run
         // of keys of one hash would cost a migration time quadratic in its length.
         let mut last: Option<(usize, usize)> = None;
+        // Looked up once: the flag's bounds check would otherwise run for every entry (the
+        // Acquire load keeps the compiler from hoisting it).
+        let copied = self.chunk_copied(chunk);
         for i in self.range(chunk, old.cap()) {
             prefetch_home(old, new, i + PREFETCH_AHEAD);
             let Some(value) = old.live_value(i) else { continue };
-            if self.chunk_copied(chunk) {
-                return; // a late helper: see `chunk_copied`
+            if copied() {
+                return; // a late helper: see `Job::chunk_copied`
             }
             let from = &old.entries[i];
             let to = &new.entries[pos];
@@ -354,21 +358,22 @@ impl<K: Handle, V: Handle> Job<K, V> {
                 Some((h, at)) if h == home => (at + 1) & new.mask,
                 _ => home,
             };
-            last = Some((home, claim_slot(new, (home, from), slot_for(pos, tag), || self.chunk_copied(chunk))));
+            last = Some((home, claim_slot(new, (home, from), slot_for(pos, tag), copied)));
             pos += 1;
         }
     }
 
-    /// Whether copy chunk `chunk` is marked done: every entry of it has its slot in the new
-    /// index, claimed by whoever finished it. A helper that finds this mid-chunk is late, and
-    /// must claim nothing more: once the next generation is published (which needs every chunk
+    /// A test of whether copy chunk `chunk` is marked done (the flag looked up once): every
+    /// entry of it has its slot in the new index, claimed by whoever finished it. A helper that
+    /// finds this mid-chunk is late, and must claim nothing more: once the next generation is published (which needs every chunk
     /// done), writers retire and re-point its slots, so a slot this helper does not find where
     /// it expects may be a retired one, and an EMPTY slot it claimed would be a second slot for
     /// the entry, or (probing on from it for the next key of the same hash) for a live one.
-    fn chunk_copied(&self, chunk: usize) -> bool {
+    fn chunk_copied(&self, chunk: usize) -> impl Fn() -> bool + Copy + '_ {
+        let done = &self.copy.done[chunk];
         // Acquire: pairs with the Release in `Phase::finish`. A helper that has synchronized
         // with a post-publication write (see `claim_slot`) is guaranteed to see `true`.
-        self.copy.done[chunk].load(Ordering::Acquire)
+        move || done.load(Ordering::Acquire)
     }
 }
 
