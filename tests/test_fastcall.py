@@ -1,11 +1,16 @@
 """The hottest calls (AtomicCounter.increment(), AtomicInt.increment_and_get(), AtomicDict.add(key),
-AtomicSet.add(x), AtomicCounterDict.add(key)) skip PyO3's argument parser
-(src/python/fastcall.rs). Every other form of the call goes to the method PyO3 made: these tests
-pin down that both routes behave as one method."""
+AtomicDict.get(key), AtomicSet.add(x), AtomicCounterDict.add(key), AtomicQueue.put(item) and
+get()) skip PyO3's argument parser (src/python/fastcall.rs), and the commonest of them (exact str
+and int keys, a queue with room or an item) skip PyO3's trampoline too. Every other form of the
+call goes to the method PyO3 made: these tests pin down that all routes behave as one method, and
+that a call the direct route declines leaves nothing behind (no count added twice, no reference
+taken or lost)."""
 
 from __future__ import annotations
 
 import inspect
+import sys
+import threading
 
 import pytest
 
@@ -141,3 +146,76 @@ def test_counter_dict_add_with_a_count_checks_it_first_on_both_routes():
         with pytest.raises(OverflowError):
             call()
     assert list(c.items()) == [("k", -1)]
+
+
+class EqualTo:
+    """Equal to (and hashing as) `key`: only its __eq__ can say a str or int key matches it."""
+
+    def __init__(self, key):
+        self.key = key
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def __eq__(self, other):
+        return other == self.key
+
+
+def test_counter_dict_add_of_a_key_equal_to_a_stored_key_of_another_type_adds_to_that_key():
+    from lockless import AtomicCounterDict
+
+    c = AtomicCounterDict({1.0: 2, EqualTo("k"): 5})
+    assert c.add(1) == 3
+    assert c.add("k") == 6
+    assert [type(k).__name__ for k in c] == ["float", "EqualTo"]
+    assert c.add(True) == 4  # True == 1.0 too
+
+
+def test_an_add_or_increment_and_get_that_would_overflow_raises_and_changes_nothing():
+    from lockless import AtomicCounterDict
+
+    c = AtomicCounterDict(k=2**63 - 1)
+    with pytest.raises(OverflowError):
+        c.add("k")
+    assert c["k"] == 2**63 - 1
+    a = AtomicInt(2**63 - 1)
+    with pytest.raises(OverflowError):
+        a.increment_and_get()
+    assert a.get() == 2**63 - 1
+
+
+def test_dict_get_finds_a_stored_key_only_eq_can_match_and_hands_back_the_default_itself():
+    m = AtomicDict({EqualTo("a"): 1, 2.0: "two"})
+    assert m.get("a") == 1 and m.get(2) == "two"
+    default = object()
+    before = sys.getrefcount(default)
+    for _ in range(1000):
+        assert m.get("absent", default) is default
+        assert m.get("absent") is None
+    assert sys.getrefcount(default) == before
+
+
+def test_a_put_that_waits_for_room_and_a_get_that_waits_for_an_item_keep_one_reference():
+    from lockless import AtomicQueue
+
+    item = object()
+    before = sys.getrefcount(item)
+    q = AtomicQueue(maxsize=1)
+    q.put(item)
+    assert sys.getrefcount(item) == before + 1
+    putter = threading.Thread(target=q.put, args=(item,))  # full: the direct route declines
+    putter.start()
+    assert q.get() is item
+    putter.join(timeout=10)
+    assert not putter.is_alive()
+    assert q.get() is item
+    del putter  # its args tuple holds one reference
+    assert sys.getrefcount(item) == before
+    getter_got = []
+    getter = threading.Thread(target=lambda: getter_got.append(q.get()))  # empty: declined too
+    getter.start()
+    q.put(item)
+    getter.join(timeout=10)
+    assert getter_got == [item] and q.empty()
+    getter_got.clear()
+    assert sys.getrefcount(item) == before

@@ -96,4 +96,15 @@ impl FastMethod for FastIncrement {
         let counter = unsafe { slf.cast_unchecked::<PyAtomicCounter>() };
         Some(counter.get().inner.add(1).map_err(counter_overflow).map(|()| slf.py().None().into_bound(slf.py())))
     }
+
+    /// The increment, unless it would overflow (which changes nothing; `call` then raises).
+    fn direct<'py>(slf: Borrowed<'_, 'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<*mut pyo3::ffi::PyObject> {
+        if !args.is_empty() {
+            return None;
+        }
+        // SAFETY: the method descriptor only calls us with instances of AtomicCounter.
+        let counter = unsafe { slf.cast_unchecked::<PyAtomicCounter>() };
+        counter.get().inner.add(1).ok()?;
+        Some(crate::python::fastcall::none())
+    }
 }

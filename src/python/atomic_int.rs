@@ -781,4 +781,15 @@ impl crate::python::fastcall::FastMethod for FastIncrementAndGet {
             Err(err) => Err(int_error(err)),
         })
     }
+
+    /// The increment, unless it fails (an overflow changes nothing; `call` then raises).
+    fn direct<'py>(slf: Borrowed<'_, 'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<*mut pyo3::ffi::PyObject> {
+        if !args.is_empty() {
+            return None;
+        }
+        // SAFETY: the method descriptor only calls us with instances of AtomicInt.
+        let atomic = unsafe { slf.cast_unchecked::<PyAtomicInt>() };
+        let (_, new) = atomic.get().inner.add(1).ok()?;
+        Some(crate::python::fastcall::int(new))
+    }
 }

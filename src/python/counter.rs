@@ -19,7 +19,7 @@ use crate::engine::counter_dict::{AtomicCounterDict, Count, CountError};
 use crate::engine::dict::{Cursor, KeyHash};
 use crate::python::gc::{release_dropped_table, traverse_table};
 use crate::python::handle::PyHandle;
-use crate::python::key::{eq_for, key_hash, keyed, Fail};
+use crate::python::key::{builtin_eq_for, builtin_key_hash, eq_for, key_hash, keyed, Fail};
 
 type Counts = AtomicCounterDict<PyHandle>;
 
@@ -91,6 +91,15 @@ impl PyAtomicCounterDict {
         keyed(&self.map, key, hash, |k| {
             self.map.add_count(hash, &PyHandle::lend(key), eq_for(key, k), n).map_err(count_fail)
         })
+    }
+
+    /// [`Self::add_n`] for an exact str or int key that meets no stored key of another type,
+    /// decided without Python code; `None` for every other call, and where the sum would
+    /// overflow (both change nothing: the general path decides, and raises).
+    #[inline]
+    pub(crate) fn builtin_add(&self, key: &Bound<'_, PyAny>, n: i64) -> Option<(i64, i64)> {
+        let hash = builtin_key_hash(&self.map, key)?;
+        self.map.add_count(hash, &PyHandle::lend(key), builtin_eq_for(key), n).ok()
     }
 
     /// Adds `sign` for each element `elements` yields, one by one.
@@ -470,5 +479,15 @@ impl crate::python::fastcall::FastMethod for FastCounterAdd {
             _ => return None,
         };
         Some(added.and_then(|(_, new)| Ok(new.into_pyobject(py)?.into_any())))
+    }
+
+    /// `add(key)` of an exact str or int key decided without Python code, whose count does not
+    /// overflow (an overflow changes nothing, and `call` then raises it).
+    fn direct<'py>(slf: Borrowed<'_, 'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<*mut pyo3::ffi::PyObject> {
+        let [key] = args else { return None };
+        // SAFETY: the method descriptor only calls us with instances of AtomicCounterDictBase.
+        let counts = unsafe { slf.cast_unchecked::<PyAtomicCounterDict>() };
+        let (_, new) = counts.get().builtin_add(key, 1)?;
+        Some(crate::python::fastcall::int(new))
     }
 }

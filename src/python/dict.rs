@@ -13,6 +13,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use pyo3::exceptions::PyKeyError;
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -663,5 +664,24 @@ impl crate::python::fastcall::FastMethod for FastGet {
             (None, Some(default)) => (**default).clone(),
             (None, None) => py.None().into_bound(py),
         }))
+    }
+
+    /// An exact str or int key decided without Python code (as `m[k]`'s slot): the value, or
+    /// the default, or None.
+    fn direct<'py>(slf: Borrowed<'_, 'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<*mut ffi::PyObject> {
+        let (key, default) = match args {
+            [key] => (key, None),
+            [key, default] => (key, Some(default)),
+            _ => return None,
+        };
+        // SAFETY: the method descriptor only calls us with instances of AtomicDictBase.
+        let dict = unsafe { slf.cast_unchecked::<PyAtomicDict>() };
+        let map = dict.get().map();
+        let hash = builtin_key_hash(map, key)?;
+        Some(match map.get(hash, builtin_eq_for(key)).ok()? {
+            Some(value) => PyHandle::into_ptr(value),
+            // SAFETY: attached (see `direct`); the default is a live argument of this call.
+            None => default.map_or_else(crate::python::fastcall::none, |d| unsafe { ffi::Py_NewRef(d.as_ptr()) }),
+        })
     }
 }

@@ -8,6 +8,12 @@
 //! arguments [`FastMethod::call`] accepts, no keywords) directly and hands every other call,
 //! unchanged, to PyO3's method, which it keeps: so arguments are checked, converted and reported
 //! exactly as before, and `__doc__` and the signature are PyO3's.
+//!
+//! Even that path runs inside PyO3's trampoline (attach bookkeeping: a thread-local counter up
+//! and down, the reference-pool check; ~40 instructions with the argument handling). A method
+//! whose commonest call can be served without failing and without dropping a `Py` (an exact str
+//! or int key, decided without Python code, as `slots.rs` serves the dict's slots) does so in
+//! [`FastMethod::direct`], before the trampoline.
 
 use std::ffi::{CStr, CString};
 
@@ -29,6 +35,30 @@ pub(crate) trait FastMethod {
     /// `slf` is an instance of the type the method was installed on (CPython's method
     /// descriptor checks that before calling).
     fn call<'py>(slf: &Bound<'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<PyResult<Bound<'py, PyAny>>>;
+
+    /// Serves `slf.NAME(*args)` (no keywords) outside PyO3's trampoline, returning the result
+    /// (a new reference), or `None` to leave the call to [`FastMethod::call`]. Runs outside
+    /// PyO3's attach bookkeeping, so it must drop no `Py` (its decref would go to PyO3's pool)
+    /// and raise nothing of its own; what it declines it must leave undone, since `call` then
+    /// does it. Only making the result may fail (a MemoryError): null, with the error set.
+    #[inline(always)]
+    fn direct<'py>(_slf: Borrowed<'_, 'py, PyAny>, _args: &[Borrowed<'_, 'py, PyAny>]) -> Option<*mut ffi::PyObject> {
+        None
+    }
+}
+
+/// A new reference to `None`, [`FastMethod::direct`]'s result for a method that returns nothing.
+pub(crate) fn none() -> *mut ffi::PyObject {
+    // SAFETY: `Py_None` is a static object; `direct` runs attached, where taking a reference is
+    // allowed.
+    unsafe { ffi::Py_NewRef(ffi::Py_None()) }
+}
+
+/// A new `int` (null with a MemoryError set if it cannot be made), [`FastMethod::direct`]'s
+/// result for a method that returns a count.
+pub(crate) fn int(n: i64) -> *mut ffi::PyObject {
+    // SAFETY: `direct` runs attached, where making an object is allowed.
+    unsafe { ffi::PyLong_FromLongLong(n) }
 }
 
 /// Defines [`FastMethod::fallback`] with a static of the impl's own.
@@ -57,7 +87,7 @@ pub(crate) fn install<M: FastMethod>(ty: &Bound<'_, PyType>) -> PyResult<()> {
     // the type lives, which is the life of the process (we refuse subinterpreters).
     let def = Box::leak(Box::new(ffi::PyMethodDef {
         ml_name: M::NAME.as_ptr(),
-        ml_meth: ffi::PyMethodDefPointer { PyCFunctionFastWithKeywords: pyo3_fastcall::<Body<M>> },
+        ml_meth: ffi::PyMethodDefPointer { PyCFunctionFastWithKeywords: entry::<M> },
         ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
         ml_doc: Box::leak(doc.into_boxed_c_str()).as_ptr(),
     }));
@@ -67,6 +97,41 @@ pub(crate) fn install<M: FastMethod>(ty: &Bound<'_, PyType>) -> PyResult<()> {
         return Ok(()); // already installed
     }
     ty.setattr(name, descr)
+}
+
+/// The method: [`FastMethod::direct`], and every call it declines through PyO3's trampoline
+/// to [`body`]. (For a method without `direct`, the first part compiles to nothing.)
+///
+/// # Safety
+/// Called by CPython's method descriptor, attached, with `slf` an instance of the type and
+/// `args` holding `PyVectorcall_NARGS(nargsf)` positional arguments followed by one value per
+/// name in `kwnames` (a tuple, or null).
+unsafe extern "C" fn entry<M: FastMethod>(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    if kwnames.is_null() {
+        // SAFETY: plain arithmetic on the count CPython passed.
+        let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) } as usize;
+        if nargs <= 2 {
+            // SAFETY: CPython calls methods attached, so the token is good for this call.
+            let py = unsafe { Python::assume_attached() };
+            // SAFETY: CPython passes a live `self`.
+            let this = unsafe { Borrowed::from_ptr(py, slf) };
+            let mut positional = [this; 2];
+            for (i, slot) in positional.iter_mut().take(nargs).enumerate() {
+                // SAFETY: `args` holds `nargs` live positional arguments for this call.
+                *slot = unsafe { Borrowed::from_ptr(py, *args.add(i)) };
+            }
+            if let Some(out) = M::direct(this, &positional[..nargs]) {
+                return out;
+            }
+        }
+    }
+    // SAFETY: PyO3's trampoline around `body`, with the arguments CPython gave us.
+    unsafe { pyo3_fastcall::<Body<M>>(slf, args, nargsf, kwnames) }
 }
 
 /// `M`'s body behind PyO3's own trampoline, which does the attach bookkeeping every PyO3 method

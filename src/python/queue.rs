@@ -359,6 +359,22 @@ impl FastMethod for FastPut {
         let py = slf.py();
         Some(q.get().put_impl(py, item, true, None).map(|()| py.None().into_bound(py)))
     }
+
+    /// A put that finds room (and no shutdown); a full or shut-down queue is left to `call`.
+    fn direct<'py>(slf: Borrowed<'_, 'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<*mut pyo3::ffi::PyObject> {
+        let [item] = args else { return None };
+        // SAFETY: the method descriptor only calls us with instances of AtomicQueue.
+        let q = unsafe { slf.cast_unchecked::<PyAtomicQueue>() };
+        match q.get().inner.put_nowait((**item).clone().unbind()) {
+            Ok(()) => Some(crate::python::fastcall::none()),
+            Err(refused) => {
+                // The reference taken above, given up without dropping a `Py` (see `direct`).
+                // SAFETY: attached; we own this reference and never use it again.
+                unsafe { pyo3::ffi::Py_DecRef(refused.into_inner().into_ptr()) };
+                None
+            }
+        }
+    }
 }
 
 /// `q.get()`: no arguments, block=True, no timeout.
@@ -376,5 +392,15 @@ impl FastMethod for FastGet {
         // SAFETY: the method descriptor only calls us with instances of AtomicQueue.
         let q = unsafe { slf.cast_unchecked::<PyAtomicQueue>() };
         Some(q.get().get_impl(slf.py(), true, None))
+    }
+
+    /// A get that finds an item; an empty or shut-down queue is left to `call`.
+    fn direct<'py>(slf: Borrowed<'_, 'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<*mut pyo3::ffi::PyObject> {
+        if !args.is_empty() {
+            return None;
+        }
+        // SAFETY: the method descriptor only calls us with instances of AtomicQueue.
+        let q = unsafe { slf.cast_unchecked::<PyAtomicQueue>() };
+        q.get().inner.get_nowait().ok().map(Py::into_ptr)
     }
 }

@@ -274,4 +274,13 @@ impl crate::python::fastcall::FastMethod for FastSetAdd {
         };
         Some(done.map(|()| slf.py().None().into_bound(slf.py())))
     }
+
+    /// An exact str or int element decided without Python code (as `x in s`'s slot).
+    fn direct<'py>(slf: Borrowed<'_, 'py, PyAny>, args: &[Borrowed<'_, 'py, PyAny>]) -> Option<*mut pyo3::ffi::PyObject> {
+        let [key] = args else { return None };
+        // SAFETY: the method descriptor only calls us with instances of AtomicSetBase.
+        let set = unsafe { slf.cast_unchecked::<PyAtomicSet>() };
+        set.get().builtin_add(key)?;
+        Some(crate::python::fastcall::none())
+    }
 }
