@@ -93,6 +93,21 @@ impl PyAtomicCounterDict {
         })
     }
 
+    /// `self[key]` (0 if missing) for an exact str or int key that meets no stored key of another
+    /// type, decided without Python code; `None` for every other call (the general path decides).
+    #[inline]
+    pub(crate) fn builtin_count(&self, key: &Bound<'_, PyAny>) -> Option<i64> {
+        let hash = builtin_key_hash(&self.map, key)?;
+        self.map.count(hash, builtin_eq_for(key)).ok()
+    }
+
+    /// `key in self`, as [`Self::builtin_count`] decides.
+    #[inline]
+    pub(crate) fn builtin_contains(&self, key: &Bound<'_, PyAny>) -> Option<bool> {
+        let hash = builtin_key_hash(&self.map, key)?;
+        self.map.contains_key(hash, builtin_eq_for(key)).ok()
+    }
+
     /// [`Self::add_n`] for an exact str or int key that meets no stored key of another type,
     /// decided without Python code; `None` for every other call, and where the sum would
     /// overflow (both change nothing: the general path decides, and raises).

@@ -58,5 +58,6 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fastcall::install::<set::FastSetAdd>(&py.get_type::<set::PyAtomicSet>())?;
     slots::install_set(&py.get_type::<set::PyAtomicSet>())?;
     fastcall::install::<counter::FastCounterAdd>(&py.get_type::<counter::PyAtomicCounterDict>())?;
+    slots::install_counter(&py.get_type::<counter::PyAtomicCounterDict>())?;
     Ok(())
 }

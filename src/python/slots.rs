@@ -1,5 +1,5 @@
-//! The dict's hottest slots (`m[k]`, `k in m`, `m[k] = v`, `del m[k]`, `len(m)`), and the set's
-//! `x in s`, as plain C functions over `pyo3::ffi`, installed over the ones PyO3 made.
+//! The dict's hottest slots (`m[k]`, `k in m`, `m[k] = v`, `del m[k]`, `len(m)`), the set's
+//! `x in s` and the counter dict's `c[k]` and `k in c`, as plain C functions over `pyo3::ffi`, installed over the ones PyO3 made.
 //!
 //! PyO3 wraps every slot in its generic trampoline: attach bookkeeping (a thread-local counter
 //! up and down, the reference-pool check), a type check of `self` (`lockless.AtomicDict` is a
@@ -29,6 +29,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyType;
 
 use crate::engine::dict::{Action, Outcome};
+use crate::python::counter::PyAtomicCounterDict;
 use crate::python::dict::PyAtomicDict;
 use crate::python::handle::PyHandle;
 use crate::python::set::PyAtomicSet;
@@ -209,6 +210,77 @@ unsafe extern "C" fn dict_length(slf: *mut ffi::PyObject) -> ffi::Py_ssize_t {
     let (dict, _) = unsafe { args::<PyAtomicDict>(slf, slf) };
     // A length always fits: every key is an object in memory.
     dict.get().map().len() as ffi::Py_ssize_t
+}
+
+/// PyO3's `mp_subscript` and `sq_contains` of `AtomicCounterDictBase`: every call the counter's
+/// slots decline.
+struct CounterOriginal {
+    subscript: ffi::binaryfunc,
+    contains: ffi::objobjproc,
+}
+
+static COUNTER_ORIGINAL: OnceLock<CounterOriginal> = OnceLock::new();
+
+fn counter_original() -> &'static CounterOriginal {
+    COUNTER_ORIGINAL.get().expect("installed at module initialisation")
+}
+
+/// Installs [`counter_subscript`] and [`counter_contains`] on `ty` (`AtomicCounterDictBase`) as
+/// [`install`] does the dict's slots: once, at module initialisation, the type's `__getitem__`
+/// and `__contains__` descriptors repointed too. (Its writes keep PyO3's slots: a count is
+/// converted from a Python int, which may fail.)
+pub(crate) fn install_counter(ty: &Bound<'_, PyType>) -> PyResult<()> {
+    let tp = ty.as_type_ptr();
+    // SAFETY: as in `install`: a live heap type made by PyO3, its own slot tables, nothing else
+    // running on it yet, and the functions written have the slots' signatures.
+    unsafe {
+        let mapping = (*tp).tp_as_mapping;
+        let sequence = (*tp).tp_as_sequence;
+        let (Some(subscript), Some(contains)) = (
+            mapping.as_ref().and_then(|m| m.mp_subscript),
+            sequence.as_ref().and_then(|s| s.sq_contains),
+        ) else {
+            return Err(pyo3::exceptions::PyTypeError::new_err("AtomicCounterDictBase lacks a slot"));
+        };
+        if COUNTER_ORIGINAL.set(CounterOriginal { subscript, contains }).is_err() {
+            return Ok(()); // already installed
+        }
+        redirect(ty, c"__getitem__", subscript as *mut c_void, counter_subscript as *mut c_void)?;
+        redirect(ty, c"__contains__", contains as *mut c_void, counter_contains as *mut c_void)?;
+        (*mapping).mp_subscript = Some(counter_subscript);
+        (*sequence).sq_contains = Some(counter_contains);
+        ffi::PyType_Modified(tp);
+    }
+    Ok(())
+}
+
+/// `c[k]`: the count, 0 for a missing key (which is not inserted).
+///
+/// # Safety
+/// A `binaryfunc` slot of `AtomicCounterDictBase`: see [`args`].
+unsafe extern "C" fn counter_subscript(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: forwarded from CPython's call.
+    let (counts, k) = unsafe { args::<PyAtomicCounterDict>(slf, key) };
+    if let Some(n) = counts.get().builtin_count(&k) {
+        // SAFETY: attached (a slot call); null with a MemoryError set if the int cannot be made.
+        return unsafe { ffi::PyLong_FromLongLong(n) };
+    }
+    // SAFETY: PyO3's slot, with the arguments CPython gave us.
+    unsafe { (counter_original().subscript)(slf, key) }
+}
+
+/// `k in c`.
+///
+/// # Safety
+/// An `objobjproc` slot of `AtomicCounterDictBase`: see [`args`].
+unsafe extern "C" fn counter_contains(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> c_int {
+    // SAFETY: forwarded from CPython's call.
+    let (counts, k) = unsafe { args::<PyAtomicCounterDict>(slf, key) };
+    if let Some(found) = counts.get().builtin_contains(&k) {
+        return c_int::from(found);
+    }
+    // SAFETY: PyO3's slot, with the arguments CPython gave us.
+    unsafe { (counter_original().contains)(slf, key) }
 }
 
 /// PyO3's `sq_contains` of `AtomicSetBase`: every call [`set_contains`] declines (it retries a
