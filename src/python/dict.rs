@@ -678,7 +678,11 @@ impl crate::python::fastcall::FastMethod for FastGet {
         let dict = unsafe { slf.cast_unchecked::<PyAtomicDict>() };
         let map = dict.get().map();
         let hash = builtin_key_hash(map, key)?;
-        Some(match map.get(hash, builtin_eq_for(key)).ok()? {
+        // The comparison wrapped in a closure of this function's own: a type of its own, so this
+        // call is an instantiation of `AtomicDict::get` apart from the `m[k]` slot's. Sharing
+        // one, LLVM kept its pinned body out of line in both: `m[k]` +42 instructions.
+        let mut eq = builtin_eq_for(key);
+        Some(match map.get(hash, move |stored: &PyHandle| eq(stored)).ok()? {
             Some(value) => PyHandle::into_ptr(value),
             // SAFETY: attached (see `direct`); the default is a live argument of this call.
             None => default.map_or_else(crate::python::fastcall::none, |d| unsafe { ffi::Py_NewRef(d.as_ptr()) }),
