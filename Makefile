@@ -327,7 +327,8 @@ bench-peers: peers
 	mkdir -p docs/bench && cp $(BENCH_OUT)/peers/*.png docs/bench/
 
 # Net instructions per operation under callgrind (benches/instructions.py) for dict, lockless,
-# cereggii and ft_utils: the table on stdout, JSON in $(BENCH_OUT)/ (a few minutes).
+# cereggii and ft_utils, and for AtomicSet, AtomicCounterDict and AtomicQueue beside set, Counter
+# and SimpleQueue: the tables on stdout, JSON in $(BENCH_OUT)/ (a few minutes).
 bench-instructions: peers
 	command -v valgrind >/dev/null || apt-get install -y -qq valgrind || (apt-get update -qq && apt-get install -y -qq valgrind)
 	$(VENV_PEERS)/bin/python benches/instructions.py --json $(BENCH_OUT)/instructions.json

@@ -1,8 +1,11 @@
-"""Net instructions per operation under callgrind: dict, lockless, cereggii and ft_utils.
+"""Net instructions per operation under callgrind: dict, lockless, cereggii and ft_utils; and
+lockless's other types beside the builtin each replaces (AtomicSet and set, AtomicCounterDict and
+collections.Counter, AtomicQueue and queue.SimpleQueue).
 
     python benches/instructions.py                     # the table on stdout
     python benches/instructions.py --json out.json     # and the figures as JSON
     python benches/instructions.py --impls dict,lockless --ops get-hit --keys int
+    python benches/instructions.py --impls set,AtomicSet --ops set-in,set-add
     python benches/instructions.py --keep DIR          # keep the callgrind files (for
                                                        # callgrind_annotate)
 
@@ -30,6 +33,12 @@ Keys: ints from 1,000 up (outside CPython's small-int cache, so there are distin
 strs "key:N". Lookup keys are equal to the stored ones but distinct objects, made the way
 parsed input makes them (`int(str(n))`, a fresh f-string), drawn from the 100,000 stored keys in
 a scattered order; str hashes are computed (and cached in the object) before measuring.
+
+The other types (`TYPE_OPS`) run on their builtin and on lockless's type only, on the same keys:
+`x in s` and `s.add(x)` of a present element (set, AtomicSet), `c[k]` and one more count
+(`c[k] += 1` against `c.add(k)`) on a present key (Counter, AtomicCounterDict), and a `put` then
+a `get` on an empty queue (SimpleQueue, AtomicQueue). They print in a table of their own, with
+the ratio to the builtin; issue 17's goal 4 covers the maps only.
 """
 
 from __future__ import annotations
@@ -54,6 +63,7 @@ class Impl(NamedTuple):
     module: str | None
     factory: str  # attribute of the module that makes an empty map
     missing_ops: tuple[str, ...] = ()  # operations the type does not have
+    fill: str = "m[k] = k"  # how a prefilled key is stored (empty: the type is never prefilled)
 
     def new(self) -> Any:
         if self.module is None:
@@ -77,7 +87,16 @@ IMPLS = [
     # cereggii's AtomicDict has no __contains__.
     Impl("cereggii", "cereggii", "AtomicDict", missing_ops=("contains-hit", "contains-miss")),
     Impl("ft_utils", "ft_utils.concurrency", "ConcurrentDict"),
+    # lockless's other types, each beside the builtin it replaces (the `TYPE_OPS` below).
+    Impl("set", "builtins", "set", fill="m.add(k)"),
+    Impl("AtomicSet", "lockless", "AtomicSet", fill="m.add(k)"),
+    Impl("Counter", "collections", "Counter", fill="m[k] = 1"),
+    Impl("AtomicCounterDict", "lockless", "AtomicCounterDict", fill="m[k] = 1"),
+    Impl("SimpleQueue", "queue", "SimpleQueue", fill=""),
+    Impl("AtomicQueue", "lockless", "AtomicQueue", fill=""),
 ]
+#: The maps of issue 17's table and goal 4; the first is the reference for its ratios.
+MAPS = ("dict", "lockless", "cereggii", "ft_utils")
 BY_IMPL = {i.name: i for i in IMPLS}
 
 
@@ -94,6 +113,11 @@ class Op(NamedTuple):
     lo: int = 100_000
     hi: int = 300_000
     fresh: bool = False  # each segment on a map of its own (the op changes what it measures)
+    impls: tuple[str, ...] = MAPS  # what it runs on; the first is the reference for ratios
+    stmts: tuple[tuple[str, str], ...] = ()  # (implementation, stmt) where one spells it otherwise
+
+    def stmt_for(self, impl: str) -> str:
+        return dict(self.stmts).get(impl, self.stmt)
 
 
 OPS = [
@@ -108,7 +132,17 @@ OPS = [
     Op("insert", "m[k] = k", "m[k] = v, fresh keys into an empty map growing to 1M (lo = 0)",
        prefill=False, items="fresh", lo=0, hi=1_000_000, fresh=True),
 ]
-BY_OP = {o.name: o for o in OPS}
+#: The other types, each against its builtin (first), on the same 100,000 stored keys.
+TYPE_OPS = [
+    Op("set-in", "k in m", "x in s, element present", impls=("set", "AtomicSet")),
+    Op("set-add", "m.add(k)", "s.add(x), element present", impls=("set", "AtomicSet")),
+    Op("counter-get", "m[k]", "c[k], key present", impls=("Counter", "AtomicCounterDict")),
+    Op("counter-add", "m.add(k)", "one more: c[k] += 1 for Counter, c.add(k) (counts stay small)",
+       impls=("Counter", "AtomicCounterDict"), stmts=(("Counter", "m[k] += 1"),)),
+    Op("queue-pair", "m.put(k)\n        m.get()", "q.put(x); q.get() (the pair, one thread)",
+       impls=("SimpleQueue", "AtomicQueue"), prefill=False),
+]
+BY_OP = {o.name: o for o in OPS + TYPE_OPS}
 KEYS = ("int", "str")
 
 #: Operations whose ratio to dict issue 17 bounds at 1.2x (the others: below both peers only).
@@ -214,8 +248,9 @@ def child(impl_name: str, op_name: str, keytype: str) -> None:
     # which the setup's allocations would trigger again and again.
     gc.disable()
     impl, op = BY_IMPL[impl_name], BY_OP[op_name]
-    work = compile_loop(op.stmt)
+    work = compile_loop(op.stmt_for(impl_name))
     empty = compile_loop("pass")
+    fill = compile_loop(impl.fill or "pass")
     # One list of hi items; the lo segments use its first lo (a copy made in C, so the setup
     # stays short under callgrind). The hi segments run first: then `m[k] = k` in the lo
     # segment never stores the object already stored (the hi segment's last visit to that key
@@ -228,8 +263,7 @@ def child(impl_name: str, op_name: str, keytype: str) -> None:
 
     def new_map() -> Any:
         m = impl.new()
-        for k in stored:
-            m[k] = k
+        fill(m, stored)
         return m
 
     shared = None if op.fresh else new_map()
@@ -241,8 +275,7 @@ def child(impl_name: str, op_name: str, keytype: str) -> None:
         segments.append((work, m, part))
     # Run both functions once on throwaway state, so that no segment pays for first calls.
     scratch = impl.new()
-    for k in stored_keys(keytype, range(64)):
-        scratch[k] = k
+    fill(scratch, stored_keys(keytype, range(64)))
     for f in (empty, work):
         f(scratch, copied_keys(keytype, range(64) if op.items != "absent" else range(STORED, STORED + 64)))
     if uninstrumented_setup():
@@ -313,6 +346,11 @@ def run_one(impl: str, op: str, keytype: str, keep: Path | None) -> Figure:
 
 
 def table(figs: list[Figure], impls: list[str]) -> str:
+    """The maps' table: one column per map, ratios to dict's."""
+    figs = [f for f in figs if f.impl in MAPS]
+    impls = [n for n in impls if n in MAPS]
+    if not figs:
+        return ""
     by = {(f.impl, f.op, f.keys): f for f in figs}
     lines = ["Net instructions per operation (callgrind; lower is better). (N.NNx) = this one / dict's."]
     width = 20
@@ -331,6 +369,27 @@ def table(figs: list[Figure], impls: list[str]) -> str:
                     cells.append(f"{f.per_op:.0f} ({f.per_op / ref.per_op:.2f}x)".rjust(width))
             lines.append(f"{op} [{keys}]".ljust(34) + "".join(cells))
     return "\n".join(lines)
+
+
+def types_table(figs: list[Figure]) -> str:
+    """The other types' table: each operation's builtin, then lockless's type, with the ratio."""
+    by = {(f.impl, f.op, f.keys): f for f in figs}
+    rows = []
+    for op in dict.fromkeys(f.op for f in figs if f.impl not in MAPS):
+        ref_name, mine_name = BY_OP[op].impls
+        for keys in dict.fromkeys(f.keys for f in figs if f.op == op):
+            ref, mine = by.get((ref_name, op, keys)), by.get((mine_name, op, keys))
+            cells = []
+            for f in (ref, mine):
+                shown = "-" if f is None or f.per_op is None else f"{f.per_op:.0f}"
+                cells.append(f"{f.impl if f else '-'} {shown}".rjust(26))
+            if ref and mine and ref.per_op and mine.per_op:
+                cells.append(f"{mine.per_op / ref.per_op:.2f}x".rjust(8))
+            rows.append(f"{op} [{keys}]".ljust(26) + "".join(cells))
+    if not rows:
+        return ""
+    head = "lockless's other types beside the builtin each replaces (net instructions; lockless / builtin)"
+    return "\n".join([head, "operation".ljust(26) + "builtin".rjust(26) + "lockless".rjust(26)] + rows)
 
 
 def goals(figs: list[Figure]) -> list[dict[str, Any]]:
@@ -407,7 +466,7 @@ def main(argv: list[str]) -> int:
     print(f"python {sys.version.split()[0]}; {versions()}; implementations: {', '.join(impls)}"
           + (f"; not installed: {', '.join(absent)}" if absent else ""), flush=True)
 
-    jobs = [(i, o, k) for o in ops for k in keys for i in impls]
+    jobs = [(i, o, k) for o in ops for k in keys for i in impls if i in BY_OP[o].impls]
     figs: dict[tuple[str, str, str], Figure] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = {pool.submit(run_one, i, o, k, args.keep): (i, o, k) for i, o, k in jobs}
@@ -418,18 +477,22 @@ def main(argv: list[str]) -> int:
             print(f"  {f.op} [{f.keys}] {f.impl}: {shown}" + (f"  ERROR {f.error}" if f.error else ""),
                   file=sys.stderr, flush=True)
     ordered = [figs[j] for j in jobs]
-    print()
-    print(table(ordered, impls))
+    for text in (table(ordered, impls), types_table(ordered)):
+        if text:
+            print()
+            print(text)
     gs = goals(ordered)
-    print(goals_text(gs))
+    if gs:
+        print(goals_text(gs))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         doc = {
             "method": "callgrind; ((op(hi)-op(lo)) - (empty(hi)-empty(lo))) / (hi-lo); see benches/instructions.py",
             "python": sys.version,
             "packages": versions(),
-            "ops": {o.name: {"stmt": o.stmt, "describe": o.describe, "lo": o.lo, "hi": o.hi} for o in OPS
-                    if o.name in ops},
+            "ops": {o.name: {"stmt": o.stmt, "describe": o.describe, "lo": o.lo, "hi": o.hi,
+                             "impls": list(o.impls), "stmts": dict(o.stmts)}
+                    for o in OPS + TYPE_OPS if o.name in ops},
             "figures": [f._asdict() for f in ordered],
             "goals": gs,
         }
