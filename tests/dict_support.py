@@ -29,6 +29,20 @@ class Collide:
         return f"Collide({self.tag!r}, h={self.h})"
 
 
+class EqualTo:
+    """Equal to ``value``, with its hash, compared only by ``__eq__``: a str or int key meets it
+    on the general path (the fast paths cannot compare it without Python code)."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return other == self.value
+
+
 class Box:
     """A fresh, weak-referenceable object (a value with an identity)."""
 

@@ -12,21 +12,9 @@ from collections import Counter
 
 import pytest
 
+from dict_support import EqualTo
 from lockless import AtomicCounterDict, AtomicDict
 from lockless._lockless import AtomicCounterDictBase
-
-
-class EqualTo:
-    """Equal to (and hashing as) `key`: only its __eq__ can say a str or int key matches it."""
-
-    def __init__(self, key):
-        self.key = key
-
-    def __hash__(self):
-        return hash(self.key)
-
-    def __eq__(self, other):
-        return other == self.key
 
 
 def test_counts_read_as_counter_reads_them_present_missing_wide_and_negative():

@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from dict_support import EqualTo
 from lockless import AtomicDict
 from lockless._lockless import AtomicDictBase
 
@@ -102,19 +103,6 @@ def test_large_and_negative_ints_equal_but_distinct_find_each_other():
 # computes itself), -1 (which hashes to -2), and ints past 64 bits and the hash modulus.
 HASH_EDGES = [0, 1, -1, -2, 2**30 - 1, -(2**30 - 1), 2**30, -(2**30), 2**53, -(2**53)]
 BIG = [2**61 - 1, 2**61, -(2**61 - 1), 2**64 + 1, -(2**100)]
-
-
-class EqualTo:
-    """Equal to `value`, with its hash, compared only by `__eq__` (so the general path's hash)."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def __hash__(self):
-        return hash(self.value)
-
-    def __eq__(self, other):
-        return other == self.value
 
 
 @pytest.mark.parametrize("k", HASH_EDGES + BIG)

@@ -14,6 +14,7 @@ import threading
 
 import pytest
 
+from dict_support import EqualTo
 from lockless import AtomicCounter, AtomicDict, AtomicInt, AtomicSet
 
 
@@ -146,19 +147,6 @@ def test_counter_dict_add_with_a_count_checks_it_first_on_both_routes():
         with pytest.raises(OverflowError):
             call()
     assert list(c.items()) == [("k", -1)]
-
-
-class EqualTo:
-    """Equal to (and hashing as) `key`: only its __eq__ can say a str or int key matches it."""
-
-    def __init__(self, key):
-        self.key = key
-
-    def __hash__(self):
-        return hash(self.key)
-
-    def __eq__(self, other):
-        return other == self.key
 
 
 def test_counter_dict_add_of_a_key_equal_to_a_stored_key_of_another_type_adds_to_that_key():
