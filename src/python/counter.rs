@@ -101,11 +101,9 @@ impl PyAtomicCounterDict {
         self.map.count(hash, builtin_eq_for(key)).ok()
     }
 
-    /// `key in self`, as [`Self::builtin_count`] decides.
-    #[inline]
-    pub(crate) fn builtin_contains(&self, key: &Bound<'_, PyAny>) -> Option<bool> {
-        let hash = builtin_key_hash(&self.map, key)?;
-        self.map.contains_key(hash, builtin_eq_for(key)).ok()
+    /// The table, for the `in` slot (`key::builtin_contains`).
+    pub(crate) fn map(&self) -> &Counts {
+        &self.map
     }
 
     /// [`Self::add_n`] for an exact str or int key that meets no stored key of another type,

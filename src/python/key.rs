@@ -133,6 +133,15 @@ pub(crate) fn builtin_eq_for<'a, 'py>(
     }
 }
 
+/// `key in map` for an exact str or int key that meets no stored key of another type, decided
+/// without Python code ([`builtin_key_hash`], [`builtin_eq_for`]); `None` for every other call
+/// (the general path decides). The `in` slot of the dict, the set and the counter dict.
+#[inline]
+pub(crate) fn builtin_contains<V: Handle>(map: &AtomicDict<PyHandle, V>, key: &Bound<'_, PyAny>) -> Option<bool> {
+    let hash = builtin_key_hash(map, key)?;
+    map.contains_key(hash, builtin_eq_for(key)).ok()
+}
+
 /// The low 64 bits of an exact int (two's complement), or `None` if they cannot be had.
 fn low_bits(int: &Bound<'_, PyAny>) -> Option<u64> {
     if let Some(small) = small_int(int) {

@@ -63,15 +63,13 @@ impl PyAtomicSet {
         keyed(&self.set, key, hash, |k| self.set.add(hash, &PyHandle::lend(key), eq_for(key, k)))
     }
 
-    /// `key in self` for an exact `str` or `int` key that meets no stored key of another type:
-    /// decided without Python code; `None` for every other call (the general path decides).
-    #[inline]
-    pub(crate) fn builtin_has(&self, key: &Bound<'_, PyAny>) -> Option<bool> {
-        let hash = builtin_key_hash(&self.set, key)?;
-        self.set.contains(hash, builtin_eq_for(key)).ok()
+    /// The table, for the `in` slot (`key::builtin_contains`).
+    pub(crate) fn map(&self) -> &Set {
+        &self.set
     }
 
-    /// `add(key)` as [`Self::builtin_has`] decides membership: `None` leaves the set unchanged
+    /// `add(key)` for an exact `str` or `int` key that meets no stored key of another type, as
+    /// `key::builtin_contains` decides membership: `None` leaves the set unchanged
     /// for the general path (which also raises the MemoryError of a growth that failed here).
     #[inline]
     fn builtin_add(&self, key: &Bound<'_, PyAny>) -> Option<bool> {
@@ -255,7 +253,7 @@ impl PySetIterator {
 }
 
 /// `add(key)` without PyO3's argument parser (see `fastcall.rs`): the set's hottest write. An
-/// exact str or int key takes [`PyAtomicSet::builtin_add`] first, as the dict's slots do.
+/// exact str or int key takes [`PyAtomicSet::builtin_add`] in `direct`, as the dict's slots do.
 pub(crate) struct FastSetAdd;
 
 impl crate::python::fastcall::FastMethod for FastSetAdd {
@@ -267,12 +265,8 @@ impl crate::python::fastcall::FastMethod for FastSetAdd {
         let [key] = args else { return None };
         // SAFETY: the method descriptor only calls us with instances of AtomicSetBase.
         let set = unsafe { slf.cast_unchecked::<PyAtomicSet>() };
-        let set = set.get();
-        let done = match set.builtin_add(key) {
-            Some(_) => Ok(()),
-            None => set.insert(key).map(drop),
-        };
-        Some(done.map(|()| slf.py().None().into_bound(slf.py())))
+        // The general path: `direct` has tried the builtin one and declined.
+        Some(set.get().insert(key).map(|_| slf.py().None().into_bound(slf.py())))
     }
 
     /// An exact str or int element decided without Python code (as `x in s`'s slot).

@@ -1,5 +1,6 @@
 //! The dict's hottest slots (`m[k]`, `k in m`, `m[k] = v`, `del m[k]`, `len(m)`), the set's
-//! `x in s` and the counter dict's `c[k]` and `k in c`, as plain C functions over `pyo3::ffi`, installed over the ones PyO3 made.
+//! `x in s` and the counter dict's `c[k]` and `k in c`, as plain C functions over `pyo3::ffi`,
+//! installed over the ones PyO3 made.
 //!
 //! PyO3 wraps every slot in its generic trampoline: attach bookkeeping (a thread-local counter
 //! up and down, the reference-pool check), a type check of `self` (`lockless.AtomicDict` is a
@@ -33,7 +34,7 @@ use crate::python::counter::PyAtomicCounterDict;
 use crate::python::dict::PyAtomicDict;
 use crate::python::handle::PyHandle;
 use crate::python::set::PyAtomicSet;
-use crate::python::key::{builtin_eq_for, builtin_key_hash};
+use crate::python::key::{builtin_contains, builtin_eq_for, builtin_key_hash};
 
 /// The slot functions PyO3 made: every call the fast paths decline.
 struct Original {
@@ -154,11 +155,8 @@ unsafe extern "C" fn dict_subscript(slf: *mut ffi::PyObject, key: *mut ffi::PyOb
 unsafe extern "C" fn dict_contains(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> c_int {
     // SAFETY: forwarded from CPython's call.
     let (dict, k) = unsafe { args::<PyAtomicDict>(slf, key) };
-    let map = dict.get().map();
-    if let Some(hash) = builtin_key_hash(map, &k) {
-        if let Ok(found) = map.contains_key(hash, builtin_eq_for(&k)) {
-            return c_int::from(found);
-        }
+    if let Some(found) = builtin_contains(dict.get().map(), &k) {
+        return c_int::from(found);
     }
     // SAFETY: PyO3's slot, with the arguments CPython gave us.
     unsafe { (original().contains)(slf, key) }
@@ -276,7 +274,7 @@ unsafe extern "C" fn counter_subscript(slf: *mut ffi::PyObject, key: *mut ffi::P
 unsafe extern "C" fn counter_contains(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> c_int {
     // SAFETY: forwarded from CPython's call.
     let (counts, k) = unsafe { args::<PyAtomicCounterDict>(slf, key) };
-    if let Some(found) = counts.get().builtin_contains(&k) {
+    if let Some(found) = builtin_contains(counts.get().map(), &k) {
         return c_int::from(found);
     }
     // SAFETY: PyO3's slot, with the arguments CPython gave us.
@@ -315,7 +313,7 @@ pub(crate) fn install_set(ty: &Bound<'_, PyType>) -> PyResult<()> {
 unsafe extern "C" fn set_contains(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> c_int {
     // SAFETY: forwarded from CPython's call.
     let (set, k) = unsafe { args::<PyAtomicSet>(slf, key) };
-    if let Some(found) = set.get().builtin_has(&k) {
+    if let Some(found) = builtin_contains(set.get().map(), &k) {
         return c_int::from(found);
     }
     let original = SET_CONTAINS.get().expect("installed at module initialisation");

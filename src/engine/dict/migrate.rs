@@ -365,10 +365,11 @@ impl<K: Handle, V: Handle> Job<K, V> {
 
     /// A test of whether copy chunk `chunk` is marked done (the flag looked up once): every
     /// entry of it has its slot in the new index, claimed by whoever finished it. A helper that
-    /// finds this mid-chunk is late, and must claim nothing more: once the next generation is published (which needs every chunk
-    /// done), writers retire and re-point its slots, so a slot this helper does not find where
-    /// it expects may be a retired one, and an EMPTY slot it claimed would be a second slot for
-    /// the entry, or (probing on from it for the next key of the same hash) for a live one.
+    /// finds this mid-chunk is late, and must claim nothing more: once the next generation is
+    /// published (which needs every chunk done), writers retire and re-point its slots, so a
+    /// slot this helper does not find where it expects may be a retired one, and an EMPTY slot
+    /// it claimed would be a second slot for the entry, or (probing on from it for the next key
+    /// of the same hash) for a live one.
     fn chunk_copied(&self, chunk: usize) -> impl Fn() -> bool + Copy + '_ {
         let done = &self.copy.done[chunk];
         // Acquire: pairs with the Release in `Phase::finish`. A helper that has synchronized
