@@ -15,7 +15,8 @@ import threading
 import pytest
 
 from dict_support import EqualTo
-from lockless import AtomicCounter, AtomicDict, AtomicInt, AtomicSet
+from lockless import AtomicCounter, AtomicCounterDict, AtomicDict, AtomicInt, AtomicSet
+from lockless._lockless import AtomicCounterDictBase, AtomicDictBase, AtomicSetBase
 
 
 def test_counter_increment_in_every_form_adds_the_same():
@@ -207,3 +208,28 @@ def test_a_put_that_waits_for_room_and_a_get_that_waits_for_an_item_keep_one_ref
     assert getter_got == [item] and q.empty()
     getter_got.clear()
     assert sys.getrefcount(item) == before
+
+
+FACADES = [
+    (AtomicDict, AtomicDictBase, "get", (0,)),
+    (AtomicSet, AtomicSetBase, "add", (0,)),
+    (AtomicCounterDict, AtomicCounterDictBase, "add", (0,)),
+]
+
+
+@pytest.mark.parametrize(("cls", "base", "name", "args"), FACADES, ids=lambda p: getattr(p, "__name__", ""))
+def test_a_facade_class_has_its_own_copy_of_each_compiled_method_it_does_not_override(cls, base, name, args):
+    own = cls.__dict__[name]
+    assert type(own) is type(base.__dict__[name]) and own is not base.__dict__[name]
+    assert own.__objclass__ is cls and own.__qualname__ == f"{cls.__name__}.{name}"
+    assert own.__doc__ == base.__dict__[name].__doc__
+    assert inspect.signature(own) == inspect.signature(base.__dict__[name])
+    # Methods the facade defines in Python stay its own.
+    assert inspect.isfunction(cls.__dict__["__repr__"])
+    # The copy still checks `self`: an instance of another type is refused, as before.
+    with pytest.raises(TypeError):
+        own(object(), *args)
+    # A subclass of the facade calls the same function through the copy.
+    sub = type("Sub", (cls,), {})()
+    getattr(sub, name)(*args)
+    own(sub, *args)

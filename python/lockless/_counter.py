@@ -19,7 +19,7 @@ from operator import itemgetter
 from types import GenericAlias
 from typing import Any, TypeVar
 
-from lockless._lockless import AtomicCounterDictBase
+from lockless._lockless import AtomicCounterDictBase, _own_methods
 
 __all__ = ["AtomicCounterDict"]
 
@@ -344,3 +344,5 @@ class _ItemsView(ItemsView[_K, int]):
 
 
 MutableMapping.register(AtomicCounterDict)
+# Method calls check `self` against AtomicCounterDict itself, not through its MRO (see _own_methods).
+_own_methods(AtomicCounterDict, AtomicCounterDictBase)

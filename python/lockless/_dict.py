@@ -23,7 +23,7 @@ from collections.abc import (
 from types import GenericAlias, MappingProxyType
 from typing import Any, TypeVar
 
-from lockless._lockless import NOT_FOUND, AtomicDictBase
+from lockless._lockless import NOT_FOUND, AtomicDictBase, _own_methods
 
 __all__ = ["AtomicDict", "NOT_FOUND"]
 
@@ -297,3 +297,5 @@ class _ItemsView(ItemsView[_K, _V]):
 
 
 MutableMapping.register(AtomicDict)
+# Method calls check `self` against AtomicDict itself, not through its MRO (see _own_methods).
+_own_methods(AtomicDict, AtomicDictBase)

@@ -27,6 +27,9 @@ _Real = int | AtomicInt | float | Fraction | Decimal
 # The package version (Cargo.toml's), as the extension was built with it.
 __version__: str
 
+def _own_methods(cls: type, base: type, /) -> None:
+    """Gives a Python subclass its own copy of each method it inherits from a compiled base."""
+
 # The compiled module's __all__ (PyO3 lists every class and attribute it adds).
 __all__ = [
     "AtomicInt",

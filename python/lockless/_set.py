@@ -16,7 +16,7 @@ from collections.abc import Set as AbstractSet
 from types import GenericAlias
 from typing import Any, TypeVar, overload
 
-from lockless._lockless import AtomicSetBase
+from lockless._lockless import AtomicSetBase, _own_methods
 
 __all__ = ["AtomicSet"]
 
@@ -275,3 +275,5 @@ class AtomicSet(AtomicSetBase[_T]):
 
 
 MutableSet.register(AtomicSet)
+# Method calls check `self` against AtomicSet itself, not through its MRO (see _own_methods).
+_own_methods(AtomicSet, AtomicSetBase)
