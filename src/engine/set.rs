@@ -90,10 +90,7 @@ impl<K: Handle> AtomicDict<K, Present> {
     /// Adds the key (the set takes its own reference) unless an equal one is present. Returns
     /// whether this call added it: of racing callers for equal keys, exactly one gets `true`.
     pub fn add<E: From<CapacityError>>(&self, key_hash: KeyHash, key: &K, eq: impl FnMut(&K) -> Result<bool, E>) -> Result<bool, E> {
-        let outcome = self.modify(key_hash, key, eq, |current, _| {
-            Ok(if current.is_some() { Action::Keep } else { Action::Set(Present) })
-        })?;
-        Ok(outcome == Outcome::Inserted)
+        Ok(self.insert_if_absent(key_hash, key, eq, Present)?.is_none())
     }
 
     /// Removes the key if present. Returns whether this call removed it: of racing callers,

@@ -9,7 +9,7 @@
 use std::ptr::NonNull;
 
 use super::{Action, AtomicDict, CapacityError, KeyHash};
-use crate::engine::reclaim::Handle;
+use crate::engine::reclaim::{self, Handle};
 
 impl<K: Handle, V: Handle> AtomicDict<K, V> {
     /// Stores `value`; returns the previous value, if any.
@@ -31,23 +31,32 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
 
     /// Stores `value` only if the key is absent. Returns `None` if it inserted, else the
     /// value already present (and `value` is dropped).
+    ///
+    /// A present key costs a lookup (a read-only probe) rather than a write's probe: the write
+    /// runs, under the same pin, only when the lookup found no key. The lookup that finds the
+    /// key is then the operation's linearization point.
     pub fn insert_if_absent<E: From<CapacityError>>(
         &self,
         hash: KeyHash,
         key: &K,
-        eq: impl FnMut(&K) -> Result<bool, E>,
+        mut eq: impl FnMut(&K) -> Result<bool, E>,
         value: V,
     ) -> Result<Option<V>, E> {
-        let mut value = Some(value);
-        let mut existing = None;
-        self.modify(hash, key, eq, |current, spare| {
-            existing = current.map(Handle::clone_ref);
-            Ok(match current {
-                Some(_) => Action::Keep,
-                None => Action::Set(spare.or_else(|| value.take()).expect("a value to store")),
-            })
-        })?;
-        Ok(existing)
+        reclaim::pinned(#[inline(always)] |g| {
+            if let Some(existing) = self.raw.get(g, hash, &mut eq)? {
+                return Ok(Some(existing));
+            }
+            let mut value = Some(value);
+            let mut existing = None;
+            self.raw.modify(g, hash, key, eq, |current, spare| {
+                existing = current.map(Handle::clone_ref);
+                Ok(match current {
+                    Some(_) => Action::Keep,
+                    None => Action::Set(spare.or_else(|| value.take()).expect("a value to store")),
+                })
+            })?;
+            Ok(existing)
+        })
     }
 
     /// Deletes the key; returns its value, if it was present.
