@@ -233,3 +233,17 @@ def test_a_facade_class_has_its_own_copy_of_each_compiled_method_it_does_not_ove
     sub = type("Sub", (cls,), {})()
     getattr(sub, name)(*args)
     own(sub, *args)
+
+
+def test_own_methods_refuses_a_method_of_a_class_that_is_not_a_base():
+    from lockless._lockless import _own_methods
+
+    class Stuffed:
+        append = list.append  # a method descriptor of list, in a class that is not a list
+
+    class Sub(Stuffed):
+        pass
+
+    with pytest.raises(TypeError, match="not a subclass"):
+        _own_methods(Sub, Stuffed)
+    assert "append" not in vars(Sub)

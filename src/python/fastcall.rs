@@ -206,9 +206,6 @@ unsafe fn body<M: FastMethod>(
 #[pyo3(signature = (cls, base, /))]
 pub(crate) fn _own_methods(cls: &Bound<'_, PyType>, base: &Bound<'_, PyType>) -> PyResult<()> {
     let py = cls.py();
-    if !cls.is_subclass(base)? {
-        return Err(pyo3::exceptions::PyTypeError::new_err("cls must be a subclass of base"));
-    }
     let method_descr = std::ptr::addr_of_mut!(ffi::PyMethodDescr_Type);
     let items = base.getattr("__dict__")?.call_method0("items")?;
     for item in items.try_iter()? {
@@ -219,10 +216,21 @@ pub(crate) fn _own_methods(cls: &Bound<'_, PyType>, base: &Bound<'_, PyType>) ->
             continue;
         }
         // SAFETY: `attr` is exactly a method descriptor, so it has this layout.
-        let def = unsafe { (*attr.as_ptr().cast::<ffi::PyMethodDescrObject>()).d_method };
+        let (owner, def) = unsafe {
+            let descr = attr.as_ptr().cast::<ffi::PyMethodDescrObject>();
+            ((*descr).d_common.d_type, (*descr).d_method)
+        };
+        // The function accepts instances of the type the descriptor was made for.
+        // SAFETY: both are live type objects (`owner` is kept alive by `attr`).
+        if unsafe { ffi::PyType_IsSubtype(cls.as_type_ptr(), owner) } == 0 {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "{} is not a subclass of the class that defines {name}",
+                cls.name()?
+            )));
+        }
         // SAFETY: the new descriptor calls `def`'s function only with instances of `cls`, which
-        // are instances of `base`, as the function requires. `def` outlives it: PyO3's
-        // definitions are static and ours (`install`) leaked.
+        // are instances of `owner`, as the function requires. `owner` is in `cls`'s MRO, so
+        // `cls` keeps it, and the definition it holds (static, or leaked by `install`), alive.
         let own = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyDescr_NewMethod(cls.as_type_ptr(), def))? };
         cls.setattr(&name, own)?;
     }
