@@ -247,3 +247,26 @@ def test_own_methods_refuses_a_method_of_a_class_that_is_not_a_base():
     with pytest.raises(TypeError, match="not a subclass"):
         _own_methods(Sub, Stuffed)
     assert "append" not in vars(Sub)
+
+
+ITERATORS = [
+    ("dict keys", lambda: iter(AtomicDict({"a": 1, 2: "b"})), ["a", 2]),
+    ("dict values", lambda: iter(AtomicDict({"a": 1, 2: "b"}).values()), [1, "b"]),
+    ("dict items", lambda: iter(AtomicDict({"a": 1, 2: "b"}).items()), [("a", 1), (2, "b")]),
+    ("set", lambda: iter(AtomicSet(["a", 2])), ["a", 2]),
+    ("counter keys", lambda: iter(AtomicCounterDict("aab")), ["a", "b"]),
+    ("counter items", lambda: iter(AtomicCounterDict("aab").items()), [("a", 2), ("b", 1)]),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "expected"), ITERATORS, ids=[i[0] for i in ITERATORS])
+def test_next_and_the_next_method_step_one_iterator_and_both_end_with_stop_iteration(name, make, expected):
+    it = make()
+    got = [next(it)]  # tp_iternext, served without PyO3's trampoline
+    got.append(it.__next__())  # the method, through PyO3's wrapper
+    got.extend(it)
+    assert got == expected
+    for step in (lambda: next(it), it.__next__, lambda: next(it)):
+        with pytest.raises(StopIteration):
+            step()
+    assert next(it, "done") == "done"

@@ -449,13 +449,8 @@ impl PyCounterIterator {
     }
 }
 
-#[pymethods]
-impl PyCounterIterator {
-    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+impl crate::python::slots::FastNext for PyCounterIterator {
+    fn next_item<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some((_, key, n)) = self.counts.get().map.cursor_next(&self.cursor) else {
             return Ok(None);
         };
@@ -465,6 +460,17 @@ impl PyCounterIterator {
             Yield::Values => n.get().into_pyobject(py)?.into_any(),
             Yield::Items => (key.into_bound(py), n.get()).into_pyobject(py)?.into_any(),
         }))
+    }
+}
+
+#[pymethods]
+impl PyCounterIterator {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        crate::python::slots::FastNext::next_item(self, py)
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {

@@ -22,6 +22,7 @@ use pyo3::{PyTraverseError, PyVisit};
 use crate::engine::dict::Cursor;
 use crate::python::dict::PyAtomicDict;
 use crate::python::handle::PyHandle;
+use crate::python::slots::FastNext;
 
 /// What an iterator yields of each entry.
 #[derive(Clone, Copy)]
@@ -79,11 +80,7 @@ impl PyDictIterator {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let Some(dict) = self.dict(py) else { return Ok(None) };
-        match dict.get().map().cursor_next(&self.cursor) {
-            Some((_, k, v)) => self.item(py, k, v).map(Some),
-            None => Ok(None),
-        }
+        self.next_item(py)
     }
 
     /// As dict's iterators: `iter(list_of_the_items_not_yet_yielded)`, so that pickling or
@@ -127,6 +124,16 @@ impl PyDictIterator {
         if !ptr.is_null() {
             // SAFETY: the swap handed our strong reference to us alone.
             drop(unsafe { Bound::<PyAny>::from_owned_ptr(py, ptr) });
+        }
+    }
+}
+
+impl FastNext for PyDictIterator {
+    fn next_item<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(dict) = self.dict(py) else { return Ok(None) };
+        match dict.get().map().cursor_next(&self.cursor) {
+            Some((_, k, v)) => self.item(py, k, v).map(Some),
+            None => Ok(None),
         }
     }
 }

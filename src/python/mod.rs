@@ -61,5 +61,8 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     slots::install_set(&py.get_type::<set::PyAtomicSet>())?;
     fastcall::install::<counter::FastCounterAdd>(&py.get_type::<counter::PyAtomicCounterDict>())?;
     slots::install_counter(&py.get_type::<counter::PyAtomicCounterDict>())?;
+    slots::install_iternext::<dict_iter::PyDictIterator>(&py.get_type::<dict_iter::PyDictIterator>())?;
+    slots::install_iternext::<set::PySetIterator>(&py.get_type::<set::PySetIterator>())?;
+    slots::install_iternext::<counter::PyCounterIterator>(&py.get_type::<counter::PyCounterIterator>())?;
     Ok(())
 }

@@ -236,15 +236,20 @@ impl PySetIterator {
     }
 }
 
+impl crate::python::slots::FastNext for PySetIterator {
+    fn next_item<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        Ok(self.set.get().set.cursor_next(&self.cursor).map(|(_, key, Present)| key.into_bound(py)))
+    }
+}
+
 #[pymethods]
 impl PySetIterator {
     fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
 
-    fn __next__<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
-        let (_, key, Present) = self.set.get().set.cursor_next(&self.cursor)?;
-        Some(key.into_bound(py))
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        crate::python::slots::FastNext::next_item(self, py)
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {

@@ -1,6 +1,6 @@
 //! The dict's hottest slots (`m[k]`, `k in m`, `m[k] = v`, `del m[k]`, `len(m)`), the set's
 //! `x in s` and the counter dict's `c[k]` and `k in c`, as plain C functions over `pyo3::ffi`,
-//! installed over the ones PyO3 made.
+//! installed over the ones PyO3 made; and the three iterators' `tp_iternext` ([`FastNext`]).
 //!
 //! PyO3 wraps every slot in its generic trampoline: attach bookkeeping (a thread-local counter
 //! up and down, the reference-pool check), a type check of `self` (`lockless.AtomicDict` is a
@@ -319,4 +319,52 @@ unsafe extern "C" fn set_contains(slf: *mut ffi::PyObject, key: *mut ffi::PyObje
     let original = SET_CONTAINS.get().expect("installed at module initialisation");
     // SAFETY: PyO3's slot, with the arguments CPython gave us.
     unsafe { original(slf, key) }
+}
+
+/// An iterator type whose `tp_iternext` [`install_iternext`] serves without PyO3's trampoline.
+pub(crate) trait FastNext: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync {
+    /// The next item (a new reference), `None` once exhausted. Called outside PyO3's attach
+    /// bookkeeping, so it must drop no `Py` (a `Bound` is fine: its drop decrefs at once).
+    fn next_item<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>>;
+}
+
+/// Makes `ty`'s `tp_iternext` (what `for` and `next()` call) [`iternext`] over
+/// `T::next_item`. PyO3's trampoline around `__next__` (attach bookkeeping, the type check,
+/// the `Option`-to-`StopIteration` plumbing) cost more than a step of the cursor. `__next__`,
+/// called as a method, keeps PyO3's wrapper, which calls the same `next_item`. Call once, at
+/// module initialisation; `T` must not be subclassable (so the slot only ever sees a `T`).
+pub(crate) fn install_iternext<T: FastNext>(ty: &Bound<'_, PyType>) -> PyResult<()> {
+    let tp = ty.as_type_ptr();
+    // SAFETY: `ty` is `T`'s live type object; nothing iterates it yet (module initialisation),
+    // and `iternext::<T>` has the slot's signature.
+    unsafe {
+        if ffi::PyType_GetFlags(tp) & ffi::Py_TPFLAGS_BASETYPE != 0 {
+            return Err(pyo3::exceptions::PyTypeError::new_err("a fast tp_iternext needs a final type"));
+        }
+        (*tp).tp_iternext = Some(iternext::<T>);
+        ffi::PyType_Modified(tp);
+    }
+    Ok(())
+}
+
+/// `next(it)`: the item, or null with no exception set once exhausted (the slot's protocol),
+/// or null with the exception set.
+///
+/// # Safety
+/// The `tp_iternext` slot of `T`'s type, which is final: CPython calls it attached with `slf` a
+/// live `T`.
+unsafe extern "C" fn iternext<T: FastNext>(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: see the function's contract.
+    let (py, it) = unsafe {
+        let py = Python::assume_attached();
+        (py, Borrowed::from_ptr(py, slf).cast_unchecked::<T>())
+    };
+    match it.get().next_item(py) {
+        Ok(Some(item)) => item.into_ptr(),
+        Ok(None) => std::ptr::null_mut(),
+        Err(e) => {
+            e.restore(py);
+            std::ptr::null_mut()
+        }
+    }
 }
