@@ -451,15 +451,18 @@ impl PyCounterIterator {
 
 impl crate::python::slots::FastNext for PyCounterIterator {
     fn next_item<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let Some((_, key, n)) = self.counts.get().map.cursor_next(&self.cursor) else {
-            return Ok(None);
-        };
-        let n: Count = n;
-        Ok(Some(match self.kind {
-            Yield::Keys => key.into_bound(py),
-            Yield::Values => n.get().into_pyobject(py)?.into_any(),
-            Yield::Items => (key.into_bound(py), n.get()).into_pyobject(py)?.into_any(),
-        }))
+        let map = &self.counts.get().map;
+        Ok(match self.kind {
+            Yield::Keys => map.cursor_next_key(&self.cursor).map(|key| key.into_bound(py)),
+            Yield::Values => match map.cursor_next_value(&self.cursor) {
+                Some(n) => Some(Count::get(&n).into_pyobject(py)?.into_any()),
+                None => None,
+            },
+            Yield::Items => match map.cursor_next_item(&self.cursor) {
+                Some((key, n)) => Some((key.into_bound(py), Count::get(&n)).into_pyobject(py)?.into_any()),
+                None => None,
+            },
+        })
     }
 }
 

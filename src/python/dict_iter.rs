@@ -131,10 +131,16 @@ impl PyDictIterator {
 impl FastNext for PyDictIterator {
     fn next_item<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some(dict) = self.dict(py) else { return Ok(None) };
-        match dict.get().map().cursor_next(&self.cursor) {
-            Some((_, k, v)) => self.item(py, k, v).map(Some),
-            None => Ok(None),
-        }
+        let map = dict.get().map();
+        // Keys or values alone take no reference to the other half.
+        Ok(match self.kind {
+            IterKind::Keys => map.cursor_next_key(&self.cursor).map(|k| k.into_bound(py)),
+            IterKind::Values => map.cursor_next_value(&self.cursor).map(|v| v.into_bound(py)),
+            IterKind::Items => match map.cursor_next_item(&self.cursor) {
+                Some((k, v)) => Some(self.item(py, k, v)?),
+                None => None,
+            },
+        })
     }
 }
 

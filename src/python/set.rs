@@ -238,7 +238,7 @@ impl PySetIterator {
 
 impl crate::python::slots::FastNext for PySetIterator {
     fn next_item<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        Ok(self.set.get().set.cursor_next(&self.cursor).map(|(_, key, Present)| key.into_bound(py)))
+        Ok(self.set.get().set.cursor_next_key(&self.cursor).map(|key| key.into_bound(py)))
     }
 }
 

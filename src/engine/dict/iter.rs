@@ -155,8 +155,15 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
         Cursor::at(Arc::clone(&t.trail), 0, t.reserved())
     }
 
-    /// Advances `cursor` to the next live entry; see [`AtomicDict::cursor_next`].
-    pub(super) fn cursor_next(&self, guard: &Guard, cursor: &Cursor) -> Option<(KeyHash, K, V)> {
+    /// Advances `cursor` to the next live entry and returns `read(hash, key, value)` of it (see
+    /// [`AtomicDict::cursor_next`]). `read` gets the entry's stored hash and pointers to its key
+    /// and value, owned by the generation and alive while `guard` is held.
+    pub(super) fn cursor_step<R>(
+        &self,
+        guard: &Guard,
+        cursor: &Cursor,
+        read: impl FnOnce(u64, NonNull<()>, NonNull<()>) -> R,
+    ) -> Option<R> {
         'place: loop {
             // Acquire: pairs with the AcqRel CAS in `move_cursor` that installed the place (or
             // the cursor's publication to this thread), so its fields are visible.
@@ -193,12 +200,10 @@ impl<K: Handle, V: Handle> RawDict<K, V> {
                 }
                 // Relaxed: written before the Release that stored the value word, which our
                 // Acquire load above pairs with.
-                let hash = KeyHash::new(t.entries[i].hash.load(Ordering::Relaxed));
-                // SAFETY: the generation was unpublished after we pinned, so the key and value
-                // it holds are owned by it or released only after our guard drops.
-                unsafe {
-                    return Some((hash, K::clone_raw(key), V::clone_raw(value)));
-                }
+                let hash = t.entries[i].hash.load(Ordering::Relaxed);
+                // The generation was unpublished after we pinned, so the key and value it holds
+                // are owned by it or released only after our guard drops: alive for `read`.
+                return Some(read(hash, key, value));
             }
             // Nothing live before `end`: claim the rest and report the end. The place stays (a
             // `for` loop drops its iterator right after, freeing it directly, where retiring it

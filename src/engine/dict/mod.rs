@@ -171,7 +171,39 @@ impl<K: Handle, V: Handle> AtomicDict<K, V> {
     /// once, no key twice; keys inserted (or re-inserted) after the cursor was made may be
     /// missed. A cursor made by another map yields nothing.
     pub fn cursor_next(&self, cursor: &Cursor) -> Option<(KeyHash, K, V)> {
-        reclaim::pinned(|g| self.raw.cursor_next(g, cursor))
+        reclaim::pinned(|g| {
+            self.raw.cursor_step(g, cursor, |hash, key, value| {
+                // SAFETY: `cursor_step` lends pointers to a key and value the generation owns,
+                // alive while we are pinned: taking new references is sound.
+                let (key, value) = unsafe { (K::clone_raw(key), V::clone_raw(value)) };
+                (KeyHash::new(hash), key, value)
+            })
+        })
+    }
+
+    /// [`AtomicDict::cursor_next`] for a caller that wants the key alone: no reference to the
+    /// value is taken (and released), and the hash is not mixed.
+    pub fn cursor_next_key(&self, cursor: &Cursor) -> Option<K> {
+        reclaim::pinned(|g| {
+            // SAFETY: as in `cursor_next`.
+            self.raw.cursor_step(g, cursor, |_, key, _| unsafe { K::clone_raw(key) })
+        })
+    }
+
+    /// [`AtomicDict::cursor_next`] without the hash (not mixed, as a copy's probe would need).
+    pub fn cursor_next_item(&self, cursor: &Cursor) -> Option<(K, V)> {
+        reclaim::pinned(|g| {
+            // SAFETY: as in `cursor_next`.
+            self.raw.cursor_step(g, cursor, |_, key, value| unsafe { (K::clone_raw(key), V::clone_raw(value)) })
+        })
+    }
+
+    /// [`AtomicDict::cursor_next`] for a caller that wants the value alone.
+    pub fn cursor_next_value(&self, cursor: &Cursor) -> Option<V> {
+        reclaim::pinned(|g| {
+            // SAFETY: as in `cursor_next`.
+            self.raw.cursor_step(g, cursor, |_, _, value| unsafe { V::clone_raw(value) })
+        })
     }
 
     /// Removes and returns the most recently inserted live entry, or `None` if the map is
