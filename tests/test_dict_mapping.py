@@ -61,6 +61,16 @@ def test_empty_constructor_gives_empty_dict():
     assert not d
 
 
+def test_init_called_again_adds_as_dicts_does_and_with_nothing_changes_nothing():
+    for make in (dict, AtomicDict):
+        d = make(a=1)
+        d.__init__()
+        d.__init__(())
+        d.__init__([], b=2)
+        d.__init__({"c": 3})
+        assert list(d.items()) == [("a", 1), ("b", 2), ("c", 3)], make
+
+
 def test_constructor_from_pairs_matches_dict(pairs):
     assert_same_items(AtomicDict(pairs), dict(pairs))
 

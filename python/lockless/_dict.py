@@ -28,6 +28,8 @@ from lockless._lockless import NOT_FOUND, AtomicDictBase, _own_methods
 __all__ = ["AtomicDict", "NOT_FOUND"]
 
 _MISSING: Any = object()
+#: The default source of `AtomicDict(other)`: nothing (the empty tuple, one object in CPython).
+_NOTHING: Any = ()
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
@@ -46,8 +48,11 @@ class AtomicDict(AtomicDictBase[_K, _V]):
     __slots__ = ()
     __module__ = "lockless"
 
-    def __init__(self, other: Any = (), /, **kwargs: Any) -> None:
-        _update(self, other, kwargs)
+    def __init__(self, other: Any = _NOTHING, /, **kwargs: Any) -> None:
+        # `AtomicDict()` stores nothing: skip the source checks (a `hasattr` on a tuple raises
+        # and catches an AttributeError), which cost more than the empty map itself.
+        if other is not _NOTHING or kwargs:
+            _update(self, other, kwargs)
 
     # --- views --------------------------------------------------------------------------------
     # Views, reversed(), ==, copy(), | and update() read the dict through the compiled base, as
