@@ -312,6 +312,22 @@ def test_views_are_live():
     assert "a" not in keys
 
 
+def test_views_iterate_through_the_base_and_refuse_a_mapping_that_is_not_an_atomic_dict():
+    class Odd(AtomicDict):
+        def __iter__(self):
+            return iter(["not", "these"])
+
+        def _iter_items(self):
+            return iter([("not", "these")])
+
+    ad = Odd(a=1)
+    assert list(ad.keys()) == ["a"] and list(ad.values()) == [1] and list(ad.items()) == [("a", 1)]
+    for view in (ad.keys(), ad.values(), ad.items()):
+        stray = type(view)({"a": 1})  # a view class over a plain dict
+        with pytest.raises(TypeError):
+            iter(stray)
+
+
 def test_views_are_registered_as_the_abc_views():
     ad = AtomicDict(a=1)
     assert isinstance(ad.keys(), collections.abc.KeysView)

@@ -30,6 +30,9 @@ __version__: str
 def _own_methods(cls: type, base: type, /) -> None:
     """Gives a Python subclass its own copy of each method it inherits from a compiled base."""
 
+def _view_iters(keys: type, values: type, items: type, /) -> None:
+    """Puts the compiled __iter__ in the dict's three view classes."""
+
 # The compiled module's __all__ (PyO3 lists every class and attribute it adds).
 __all__ = [
     "AtomicInt",

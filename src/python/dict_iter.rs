@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyList, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::engine::dict::Cursor;
@@ -153,4 +153,60 @@ impl Drop for PyDictIterator {
         // Give the dict back now.
         self.__clear__(py);
     }
+}
+
+/// `view.__iter__()` for the dict's three view classes (`_KeysView`, `_ValuesView`,
+/// `_ItemsView` in `python/lockless/_dict.py`), compiled: an iterator of `KIND` (0 keys, 1
+/// values, 2 items) over `view._mapping`, read through the compiled base as the Python methods
+/// it replaces did. The Python `__iter__` cost a frame and a method call on top of making the
+/// iterator, as much again as the iterator itself for a small dict.
+///
+/// # Safety
+/// A `METH_NOARGS` function of a method descriptor made for a view class: CPython calls it
+/// attached, with `view` a live instance of that class.
+unsafe extern "C" fn view_iter<const KIND: u8>(view: *mut ffi::PyObject, _: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: see the function's contract.
+    let (py, view) = unsafe {
+        let py = Python::assume_attached();
+        (py, Borrowed::from_ptr(py, view))
+    };
+    let kind = match KIND {
+        0 => IterKind::Keys,
+        1 => IterKind::Values,
+        _ => IterKind::Items,
+    };
+    let made = view
+        .getattr(pyo3::intern!(py, "_mapping"))
+        .and_then(|mapping| Ok(mapping.cast_into::<PyAtomicDict>()?))
+        .and_then(|dict| Bound::new(py, PyDictIterator::new(&dict, kind)));
+    match made {
+        Ok(iter) => iter.into_any().into_ptr(),
+        Err(e) => {
+            e.restore(py);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// Puts the compiled [`view_iter`] in the three view classes as their `__iter__` (see there).
+/// Called once, by `python/lockless/_dict.py`.
+#[pyfunction]
+#[pyo3(signature = (keys, values, items, /))]
+pub(crate) fn _view_iters(keys: &Bound<'_, PyType>, values: &Bound<'_, PyType>, items: &Bound<'_, PyType>) -> PyResult<()> {
+    let functions: [ffi::PyCFunction; 3] = [view_iter::<0>, view_iter::<1>, view_iter::<2>];
+    for (cls, function) in [keys, values, items].into_iter().zip(functions) {
+        // Leaked on purpose: the descriptor keeps a pointer to its definition for as long as the
+        // class lives (the process).
+        let def = Box::leak(Box::new(ffi::PyMethodDef {
+            ml_name: c"__iter__".as_ptr(),
+            ml_meth: ffi::PyMethodDefPointer { PyCFunction: function },
+            ml_flags: ffi::METH_NOARGS,
+            ml_doc: c"Implement iter(self).".as_ptr(),
+        }));
+        // SAFETY: `cls` is a live type and `def` outlives the descriptor; the descriptor calls
+        // `function` only with instances of `cls`, as `view_iter` requires.
+        let descr = unsafe { Bound::from_owned_ptr_or_err(cls.py(), ffi::PyDescr_NewMethod(cls.as_type_ptr(), def))? };
+        cls.setattr("__iter__", descr)?;
+    }
+    Ok(())
 }
