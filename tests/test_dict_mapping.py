@@ -4,6 +4,7 @@ same input, single-threaded."""
 from __future__ import annotations
 
 import collections.abc
+import inspect
 import types
 import typing
 
@@ -326,6 +327,21 @@ def test_views_iterate_through_the_base_and_refuse_a_mapping_that_is_not_an_atom
         stray = type(view)({"a": 1})  # a view class over a plain dict
         with pytest.raises(TypeError):
             iter(stray)
+
+
+def test_each_view_call_makes_a_new_live_view_and_a_subclass_may_override_the_view_methods():
+    ad = AtomicDict(a=1)
+    for name in ("keys", "values", "items"):
+        first, second = getattr(ad, name)(), getattr(ad, name)()
+        assert first is not second and type(first) is type(second)
+        assert first._mapping is ad
+        assert str(inspect.signature(getattr(AtomicDict, name))) == "(self, /)"
+
+    class Pairs(AtomicDict):
+        def items(self):
+            return sorted(AtomicDict.items(self))
+
+    assert Pairs(b=2, a=1).items() == [("a", 1), ("b", 2)]
 
 
 def test_views_are_registered_as_the_abc_views():

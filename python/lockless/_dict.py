@@ -23,7 +23,7 @@ from collections.abc import (
 from types import GenericAlias, MappingProxyType
 from typing import Any, TypeVar
 
-from lockless._lockless import NOT_FOUND, AtomicDictBase, _own_methods, _view_iters
+from lockless._lockless import NOT_FOUND, AtomicDictBase, _dict_views, _own_methods
 
 __all__ = ["AtomicDict", "NOT_FOUND"]
 
@@ -304,5 +304,6 @@ class _ItemsView(ItemsView[_K, _V]):
 MutableMapping.register(AtomicDict)
 # Method calls check `self` against AtomicDict itself, not through its MRO (see _own_methods).
 _own_methods(AtomicDict, AtomicDictBase)
-# The views' __iter__, compiled (the methods above say what it does): no Python frame per loop.
-_view_iters(_KeysView, _ValuesView, _ItemsView)
+# keys(), values(), items() and the views' __iter__, compiled (the Python methods above say
+# what they do): no Python frame between a `for` and the iterator.
+_dict_views(AtomicDict, _KeysView, _ValuesView, _ItemsView)

@@ -30,8 +30,8 @@ __version__: str
 def _own_methods(cls: type, base: type, /) -> None:
     """Gives a Python subclass its own copy of each method it inherits from a compiled base."""
 
-def _view_iters(keys: type, values: type, items: type, /) -> None:
-    """Puts the compiled __iter__ in the dict's three view classes."""
+def _dict_views(dict_cls: type, keys: type, values: type, items: type, /) -> None:
+    """Compiles keys(), values(), items() of dict_cls and __iter__ of its three view classes."""
 
 # The compiled module's __all__ (PyO3 lists every class and attribute it adds).
 __all__ = [

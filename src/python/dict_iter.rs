@@ -11,11 +11,13 @@
 //! * **Pickle and copy**, as dict's iterators: `__reduce__` gives `iter(list_of_the_rest)`,
 //!   computed on a fork of the cursor, so the iterator itself does not advance.
 
+use std::ffi::CStr;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
@@ -188,25 +190,98 @@ unsafe extern "C" fn view_iter<const KIND: u8>(view: *mut ffi::PyObject, _: *mut
     }
 }
 
-/// Puts the compiled [`view_iter`] in the three view classes as their `__iter__` (see there).
-/// Called once, by `python/lockless/_dict.py`.
+/// The dict's three view classes (keys, values, items), as [`_dict_views`] was given them.
+static VIEW_CLASSES: PyOnceLock<[Py<PyType>; 3]> = PyOnceLock::new();
+
+/// `m.keys()`, `m.values()` and `m.items()` (`KIND` 0, 1, 2), compiled: a new view of class
+/// `VIEW_CLASSES[KIND]` over `m`, made as `MappingView.__init__` makes it (the object, then its
+/// `_mapping`), without the two Python frames (`keys` and `__init__`) that cost more than the
+/// view itself.
+///
+/// # Safety
+/// A `METH_NOARGS` function of a method descriptor made for the dict class: CPython calls it
+/// attached, with `slf` a live instance of that class.
+unsafe extern "C" fn make_view<const KIND: usize>(slf: *mut ffi::PyObject, _: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: see the function's contract.
+    let (py, dict) = unsafe {
+        let py = Python::assume_attached();
+        (py, Borrowed::from_ptr(py, slf))
+    };
+    let classes = VIEW_CLASSES.get(py).expect("set before the methods are installed");
+    let cls = classes[KIND].bind(py);
+    // SAFETY: `cls` is a live type; a null result comes with a MemoryError set.
+    let view = unsafe { ffi::PyType_GenericAlloc(cls.as_type_ptr(), 0) };
+    if view.is_null() {
+        return view;
+    }
+    // SAFETY: `PyType_GenericAlloc` returned a new reference.
+    let view = unsafe { Bound::from_owned_ptr(py, view) };
+    match view.setattr(pyo3::intern!(py, "_mapping"), dict) {
+        Ok(()) => view.into_ptr(),
+        Err(e) => {
+            e.restore(py);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// A leaked `METH_NOARGS` definition named `name`, and a method descriptor of it made for `cls`.
+///
+/// # Safety
+/// `function` accepts any instance of `cls` as `self`.
+unsafe fn noargs_method<'py>(
+    cls: &Bound<'py, PyType>,
+    name: &'static CStr,
+    doc: &'static CStr,
+    function: ffi::PyCFunction,
+) -> PyResult<Bound<'py, PyAny>> {
+    // Leaked on purpose: the descriptor keeps a pointer to its definition for as long as the
+    // class lives (the process).
+    let def = Box::leak(Box::new(ffi::PyMethodDef {
+        ml_name: name.as_ptr(),
+        ml_meth: ffi::PyMethodDefPointer { PyCFunction: function },
+        ml_flags: ffi::METH_NOARGS,
+        ml_doc: doc.as_ptr(),
+    }));
+    // SAFETY: `cls` is a live type and `def` outlives the descriptor, which calls `function` only
+    // with instances of `cls` (the caller's promise covers them).
+    unsafe { Bound::from_owned_ptr_or_err(cls.py(), ffi::PyDescr_NewMethod(cls.as_type_ptr(), def)) }
+}
+
+/// Compiles the hot parts of the dict's views (`python/lockless/_dict.py`, which calls this
+/// once): the three view classes' `__iter__` ([`view_iter`]) and `dict_cls`'s `keys`, `values`
+/// and `items` ([`make_view`]). The Python methods they replace stay in the source, which says
+/// what they do.
 #[pyfunction]
-#[pyo3(signature = (keys, values, items, /))]
-pub(crate) fn _view_iters(keys: &Bound<'_, PyType>, values: &Bound<'_, PyType>, items: &Bound<'_, PyType>) -> PyResult<()> {
-    let functions: [ffi::PyCFunction; 3] = [view_iter::<0>, view_iter::<1>, view_iter::<2>];
-    for (cls, function) in [keys, values, items].into_iter().zip(functions) {
-        // Leaked on purpose: the descriptor keeps a pointer to its definition for as long as the
-        // class lives (the process).
-        let def = Box::leak(Box::new(ffi::PyMethodDef {
-            ml_name: c"__iter__".as_ptr(),
-            ml_meth: ffi::PyMethodDefPointer { PyCFunction: function },
-            ml_flags: ffi::METH_NOARGS,
-            ml_doc: c"Implement iter(self).".as_ptr(),
-        }));
-        // SAFETY: `cls` is a live type and `def` outlives the descriptor; the descriptor calls
-        // `function` only with instances of `cls`, as `view_iter` requires.
-        let descr = unsafe { Bound::from_owned_ptr_or_err(cls.py(), ffi::PyDescr_NewMethod(cls.as_type_ptr(), def))? };
+#[pyo3(signature = (dict_cls, keys, values, items, /))]
+pub(crate) fn _dict_views(
+    dict_cls: &Bound<'_, PyType>,
+    keys: &Bound<'_, PyType>,
+    values: &Bound<'_, PyType>,
+    items: &Bound<'_, PyType>,
+) -> PyResult<()> {
+    let py = dict_cls.py();
+    if !dict_cls.is_subclass_of::<PyAtomicDict>()? {
+        return Err(pyo3::exceptions::PyTypeError::new_err("dict_cls must subclass AtomicDictBase"));
+    }
+    if VIEW_CLASSES.set(py, [keys.clone().unbind(), values.clone().unbind(), items.clone().unbind()]).is_err() {
+        return Ok(()); // already done
+    }
+    let iters: [ffi::PyCFunction; 3] = [view_iter::<0>, view_iter::<1>, view_iter::<2>];
+    for (cls, function) in [keys, values, items].into_iter().zip(iters) {
+        // SAFETY: `view_iter` accepts any object as the view (it reads `_mapping` and checks it).
+        let descr = unsafe { noargs_method(cls, c"__iter__", c"__iter__($self, /)\n--\n\nImplement iter(self).", function)? };
         cls.setattr("__iter__", descr)?;
+    }
+    let makers: [(&'static CStr, &'static CStr, ffi::PyCFunction); 3] = [
+        (c"keys", c"keys($self, /)\n--\n\nA set-like view of the keys.", make_view::<0>),
+        (c"values", c"values($self, /)\n--\n\nA view of the values.", make_view::<1>),
+        (c"items", c"items($self, /)\n--\n\nA set-like view of the (key, value) pairs.", make_view::<2>),
+    ];
+    for (name, doc, function) in makers {
+        // SAFETY: `make_view` accepts any object as the mapping (the view's methods check it).
+        let descr = unsafe { noargs_method(dict_cls, name, doc, function)? };
+        dict_cls.setattr(name.to_str().expect("ASCII"), descr)?;
     }
     Ok(())
 }
