@@ -28,7 +28,7 @@ use crate::python::key::{
     builtin_eq_for, builtin_key_hash, eq_for, is_plain_number, key_hash, keyed, keys_equal, try_keyed, Fail,
 };
 
-type Map = AtomicDict<PyHandle, PyHandle>;
+pub(crate) type Map = AtomicDict<PyHandle, PyHandle>;
 
 /// The type of [`not_found`]: a singleton meaning "no value".
 #[pyclass(name = "NotFoundType", module = "lockless", frozen)]

@@ -83,20 +83,33 @@ pub(crate) fn install<M: FastMethod>(ty: &Bound<'_, PyType>) -> PyResult<()> {
     let signature: String = original.getattr("__text_signature__")?.extract().unwrap_or_default();
     let doc: String = original.getattr("__doc__")?.extract().unwrap_or_default();
     let doc = CString::new(format!("{name}{signature}\n--\n\n{doc}")).expect("docstrings have no NUL");
-    // Leaked on purpose: CPython keeps pointers to the definition and its strings for as long as
-    // the type lives, which is the life of the process (we refuse subinterpreters).
-    let def = Box::leak(Box::new(ffi::PyMethodDef {
-        ml_name: M::NAME.as_ptr(),
-        ml_meth: ffi::PyMethodDefPointer { PyCFunctionFastWithKeywords: entry::<M> },
-        ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
-        ml_doc: Box::leak(doc.into_boxed_c_str()).as_ptr(),
-    }));
-    // SAFETY: `ty` is a live type object and `def` a definition that outlives it.
-    let descr = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyDescr_NewMethod(ty.as_type_ptr(), def))? };
+    let doc: &'static CStr = Box::leak(doc.into_boxed_c_str());
+    let meth = ffi::PyMethodDefPointer { PyCFunctionFastWithKeywords: entry::<M> };
+    // SAFETY: `entry` is a fastcall-with-keywords function and takes any instance of `ty`.
+    let descr = unsafe { leaked_method(ty, M::NAME, ffi::METH_FASTCALL | ffi::METH_KEYWORDS, meth, doc)? };
     if M::fallback().set(py, original.unbind()).is_err() {
         return Ok(()); // already installed
     }
     ty.setattr(name, descr)
+}
+
+/// A method descriptor made for `cls` over a new definition (`name`, `flags`, `meth`, `doc`),
+/// leaked on purpose: CPython keeps pointers to the definition and its strings for as long as
+/// the type lives, which is the life of the process (we refuse subinterpreters).
+///
+/// # Safety
+/// `meth` has the signature `flags` say, and accepts any instance of `cls` as `self`.
+pub(crate) unsafe fn leaked_method<'py>(
+    cls: &Bound<'py, PyType>,
+    name: &'static CStr,
+    flags: std::ffi::c_int,
+    meth: ffi::PyMethodDefPointer,
+    doc: &'static CStr,
+) -> PyResult<Bound<'py, PyAny>> {
+    let def = Box::leak(Box::new(ffi::PyMethodDef { ml_name: name.as_ptr(), ml_meth: meth, ml_flags: flags, ml_doc: doc.as_ptr() }));
+    // SAFETY: `cls` is a live type and `def` outlives the descriptor, which calls `meth` only
+    // with instances of `cls` (the caller's promise covers them).
+    unsafe { Bound::from_owned_ptr_or_err(cls.py(), ffi::PyDescr_NewMethod(cls.as_type_ptr(), def)) }
 }
 
 /// The method: [`FastMethod::direct`], and every call it declines through PyO3's trampoline

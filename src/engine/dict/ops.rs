@@ -1,4 +1,5 @@
-//! The named operations, each one call of [`AtomicDict::modify`] with its own decision.
+//! The named operations, each one call of [`AtomicDict::modify`] with its own decision (and, for
+//! `insert_if_absent`, a lookup before it under the same pin).
 //!
 //! Every operation takes the key's hash, the caller's key (borrowed: the map takes its own
 //! reference only if it inserts), and `eq` (see [`AtomicDict::get`]). Values handed back are
