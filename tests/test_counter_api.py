@@ -233,6 +233,37 @@ def test_an_error_midway_through_an_iterable_keeps_the_counts_before_it(small, k
             assert list(c.items()) == list(want.items()), (bad, kind)
 
 
+def test_views_are_live_and_iterate_through_the_base_as_dicts_do():
+    class Odd(AtomicCounterDict):
+        def __iter__(self):
+            return iter(["not", "these"])
+
+        def _iter_items(self):
+            return iter([("not", 0)])
+
+        def _iter_values(self):
+            return iter([0])
+
+    c = Odd(a=1)
+    keys, values, items = c.keys(), c.values(), c.items()
+    c["b"] = 2
+    assert (list(keys), list(values), list(items)) == (["a", "b"], [1, 2], [("a", 1), ("b", 2)])
+    for name, view in zip(("keys", "values", "items"), (keys, values, items)):
+        again = getattr(c, name)()
+        assert again is not view and type(again) is type(view) and again._mapping is c
+        stray = type(view)(Counter(a=1))  # a view class over a plain Counter
+        with pytest.raises(TypeError):
+            iter(stray)
+
+
+def test_a_subclass_may_override_the_view_methods():
+    class Pairs(AtomicCounterDict):
+        def items(self):
+            return sorted(AtomicCounterDict.items(self))
+
+    assert Pairs(b=2, a=1).items() == [("a", 1), ("b", 2)]
+
+
 def test_fromkeys_is_undefined_as_in_counter():
     with pytest.raises(NotImplementedError):
         AtomicCounterDict.fromkeys("abc")

@@ -19,7 +19,7 @@ from operator import itemgetter
 from types import GenericAlias
 from typing import Any, TypeVar
 
-from lockless._lockless import AtomicCounterDictBase, _own_methods
+from lockless._lockless import AtomicCounterDictBase, _compiled_views, _own_methods
 
 __all__ = ["AtomicCounterDict"]
 
@@ -314,7 +314,7 @@ class _ValuesView(ValuesView[int]):
         return AtomicCounterDictBase.__len__(self._mapping)
 
     def __iter__(self) -> Iterator[int]:
-        return self._mapping._iter_values()
+        return AtomicCounterDictBase._iter_values(self._mapping)
 
     def __contains__(self, value: object) -> bool:
         return any(n == value for n in self)
@@ -331,7 +331,7 @@ class _ItemsView(ItemsView[_K, int]):
         return AtomicCounterDictBase.__len__(self._mapping)
 
     def __iter__(self) -> Iterator[tuple[_K, int]]:
-        return self._mapping._iter_items()
+        return AtomicCounterDictBase._iter_items(self._mapping)
 
     def __contains__(self, item: object) -> bool:
         if not isinstance(item, tuple) or len(item) != 2:
@@ -346,3 +346,6 @@ class _ItemsView(ItemsView[_K, int]):
 MutableMapping.register(AtomicCounterDict)
 # Method calls check `self` against AtomicCounterDict itself, not through its MRO (see _own_methods).
 _own_methods(AtomicCounterDict, AtomicCounterDictBase)
+# keys(), values(), items() and the views' __iter__, compiled (the Python methods above say
+# what they do): no Python frame between a `for` and the iterator.
+_compiled_views(AtomicCounterDict, _KeysView, _ValuesView, _ItemsView)

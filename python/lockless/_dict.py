@@ -23,7 +23,7 @@ from collections.abc import (
 from types import GenericAlias, MappingProxyType
 from typing import Any, TypeVar
 
-from lockless._lockless import NOT_FOUND, AtomicDictBase, _dict_views, _own_methods
+from lockless._lockless import NOT_FOUND, AtomicDictBase, _compiled_views, _own_methods
 
 __all__ = ["AtomicDict", "NOT_FOUND"]
 
@@ -306,4 +306,4 @@ MutableMapping.register(AtomicDict)
 _own_methods(AtomicDict, AtomicDictBase)
 # keys(), values(), items() and the views' __iter__, compiled (the Python methods above say
 # what they do): no Python frame between a `for` and the iterator.
-_dict_views(AtomicDict, _KeysView, _ValuesView, _ItemsView)
+_compiled_views(AtomicDict, _KeysView, _ValuesView, _ItemsView)

@@ -30,8 +30,8 @@ __version__: str
 def _own_methods(cls: type, base: type, /) -> None:
     """Gives a Python subclass its own copy of each method it inherits from a compiled base."""
 
-def _dict_views(dict_cls: type, keys: type, values: type, items: type, /) -> None:
-    """Compiles keys(), values(), items() of dict_cls and __iter__ of its three view classes."""
+def _compiled_views(map_cls: type, keys: type, values: type, items: type, /) -> None:
+    """Compiles keys(), values(), items() of map_cls and __iter__ of its three view classes."""
 
 # The compiled module's __all__ (PyO3 lists every class and attribute it adds).
 __all__ = [

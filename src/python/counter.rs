@@ -449,6 +449,19 @@ impl PyCounterIterator {
     }
 }
 
+/// The counter dict's views iterate through here (`views.rs`).
+impl crate::python::views::ViewedMap for PyAtomicCounterDict {
+    fn view_classes() -> &'static PyOnceLock<[Py<PyType>; 3]> {
+        static CLASSES: PyOnceLock<[Py<PyType>; 3]> = PyOnceLock::new();
+        &CLASSES
+    }
+
+    fn view_iterator<'py>(map: &Bound<'py, Self>, kind: usize) -> PyResult<Bound<'py, PyAny>> {
+        let kind = [Yield::Keys, Yield::Values, Yield::Items][kind];
+        Ok(Bound::new(map.py(), PyCounterIterator::new(map, kind))?.into_any())
+    }
+}
+
 impl crate::python::slots::FastNext for PyCounterIterator {
     fn next_item<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let map = &self.counts.get().map;

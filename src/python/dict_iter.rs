@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyList, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::engine::dict::Cursor;
@@ -127,6 +128,19 @@ impl PyDictIterator {
             // SAFETY: the swap handed our strong reference to us alone.
             drop(unsafe { Bound::<PyAny>::from_owned_ptr(py, ptr) });
         }
+    }
+}
+
+/// The dict's views iterate through here (`views.rs`).
+impl crate::python::views::ViewedMap for PyAtomicDict {
+    fn view_classes() -> &'static PyOnceLock<[Py<PyType>; 3]> {
+        static CLASSES: PyOnceLock<[Py<PyType>; 3]> = PyOnceLock::new();
+        &CLASSES
+    }
+
+    fn view_iterator<'py>(map: &Bound<'py, Self>, kind: usize) -> PyResult<Bound<'py, PyAny>> {
+        let kind = [IterKind::Keys, IterKind::Values, IterKind::Items][kind];
+        Ok(Bound::new(map.py(), PyDictIterator::new(map, kind))?.into_any())
     }
 }
 

@@ -7,7 +7,6 @@ mod atomic_ref;
 mod counter;
 mod dict;
 mod dict_iter;
-mod dict_views;
 mod errors;
 mod fastcall;
 mod gc;
@@ -16,6 +15,7 @@ mod key;
 mod queue;
 mod set;
 mod slots;
+mod views;
 
 use pyo3::prelude::*;
 
@@ -50,7 +50,7 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<counter::PyCounterIterator>()?;
     // Private, for the facade classes (python/lockless): an attribute, kept out of __all__.
     m.setattr("_own_methods", wrap_pyfunction!(fastcall::_own_methods, m)?)?;
-    m.setattr("_dict_views", wrap_pyfunction!(dict_views::_dict_views, m)?)?;
+    m.setattr("_compiled_views", wrap_pyfunction!(views::_compiled_views, m)?)?;
     let py = m.py();
     fastcall::install::<atomic_counter::FastIncrement>(&py.get_type::<atomic_counter::PyAtomicCounter>())?;
     fastcall::install::<atomic_int::FastIncrementAndGet>(&py.get_type::<atomic_int::PyAtomicInt>())?;
