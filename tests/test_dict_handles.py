@@ -66,6 +66,29 @@ def test_values_held_only_by_a_dict_with_handles_survive_collections():
     assert all(h[i] == [i, [i]] for h in handles for i in range(100))
 
 
+def test_a_value_held_elsewhere_survives_the_collection_of_a_dict_and_its_handles():
+    # The stronger form of the test above: the dict is garbage, so nothing reachable reaches
+    # the value through it. Were the handles to report the contents too, the GC would subtract
+    # the dict's one reference to the value once per handle and clear a value still held here.
+    class Value:
+        pass
+
+    class Holder:
+        pass
+
+    kept = Value()
+    kept.payload = [1, 2]
+    d = AtomicDict()
+    holder = Holder()
+    holder.handles = [d.thread_handle() for _ in range(3)]
+    d["holder"], d["kept"] = holder, kept
+    gone = weakref.finalize(d, lambda: None)
+    del d, holder
+    gc.collect()
+    assert not gone.alive
+    assert kept.payload == [1, 2]
+
+
 def test_a_cycle_through_a_handle_is_collected():
     d = AtomicDict()
     d["me"] = d.thread_handle()

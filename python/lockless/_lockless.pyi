@@ -611,6 +611,13 @@ class AtomicSetBase(Generic[_T]):
     def discard_if_present(self, key: object, /) -> bool:
         """Atomically removes ``key`` if present; returns whether this call removed it. Of
         racing callers, exactly one gets True for each time the key was present."""
+    def thread_handle(self) -> Self:
+        """Another object of this type for the same elements, for one thread to use.
+
+        Everything done through a handle is done to this set (and the other way round); only
+        the object differs. On free-threaded CPython every access to a shared object writes its
+        reference count, so threads that use one set contend on that cache line; a handle made
+        by (and used in) each thread avoids it. A handle keeps this set alive."""
     def pop(self) -> _T:
         """Atomically removes and returns an element (the most recently added); KeyError if
         the set is empty."""
@@ -694,6 +701,13 @@ class AtomicCounterDictBase(Generic[_K]):
     def get_and_reset(self, key: _K) -> int:
         """Atomically sets a present key's count to 0, keeping the key; returns the count
         before (0, inserting nothing, if absent)."""
+    def thread_handle(self) -> Self:
+        """Another object of this type for the same counts, for one thread to use.
+
+        Everything done through a handle is done to this counter dict (and the other way round);
+        only the object differs. On free-threaded CPython every access to a shared object writes
+        its reference count, so threads that use one object contend on that cache line; a handle
+        made by (and used in) each thread avoids it. A handle keeps this counter dict alive."""
     def _count_all(self, iterable: Iterable[_K], sign: int, /, *, short: int = ..., sample: int = ..., chunk: int = ...) -> None: ...
     def _add_pairs(self, pairs: Iterable[tuple[_K, int]], sign: int, /) -> None: ...
     def _discard_nonpositive(self, key: _K, /) -> bool: ...

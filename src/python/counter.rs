@@ -9,6 +9,8 @@
 //! is a TypeError, anything outside `i64` an OverflowError, both raised before the table is
 //! touched, and a sum outside `i64` leaves the count unchanged.
 
+use std::sync::Arc;
+
 use pyo3::exceptions::{PyKeyError, PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -20,16 +22,21 @@ use crate::engine::dict::{Cursor, KeyHash};
 use crate::python::gc::{release_dropped_table, traverse_table};
 use crate::python::handle::PyHandle;
 use crate::python::key::{builtin_eq_for, builtin_key_hash, eq_for, key_hash, keyed, Fail};
+use crate::python::thread_handles::{new_handle, shared_parts};
 
 type Counts = AtomicCounterDict<PyHandle>;
 
 /// The compiled base of `lockless.AtomicCounterDict`; use `lockless.AtomicCounterDict`.
 #[pyclass(name = "AtomicCounterDictBase", module = "lockless", subclass, frozen, weakref, mapping)]
 pub(crate) struct PyAtomicCounterDict {
-    /// The engine map, in an allocation of its own: that keeps its root pointer, which every
-    /// operation reads, off the cache line of this object's reference count, which other
-    /// threads' uses of the object write on free-threaded CPython.
-    map: std::mem::ManuallyDrop<Box<Counts>>,
+    /// The engine map, shared with the handles made by `thread_handle`, in an allocation of
+    /// its own: that keeps its root pointer, which every operation reads, off the cache line of
+    /// this object's reference count, which other threads' uses of the object write on
+    /// free-threaded CPython.
+    map: std::mem::ManuallyDrop<Arc<Counts>>,
+    /// For a handle: the counter dict it was made from, which alone reports the shared contents
+    /// to the GC (as for the dict's handles).
+    origin: Option<Py<PyAtomicCounterDict>>,
 }
 
 // `update`'s batching (`_count_all`): a list or tuple of at most `SHORT` elements is added one
@@ -189,10 +196,21 @@ impl PyAtomicCounterDict {
 #[pymethods]
 impl PyAtomicCounterDict {
     /// Creates an empty counter dict; `lockless.AtomicCounterDict.__init__` fills it.
+    /// Creates an empty counter dict; `lockless.AtomicCounterDict.__init__` fills it from the
+    /// arguments. (`thread_handle` calls it with a private marker and the counter dict to share.)
     #[new]
-    #[pyo3(signature = (*_args, **_kwargs))]
-    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        PyAtomicCounterDict { map: std::mem::ManuallyDrop::new(Box::new(Counts::new())) }
+    #[pyo3(signature = (*args, **_kwargs))]
+    fn new(args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        if let Some((map, origin)) = shared_parts::<Self, _>(args, |c| (&c.map, &c.origin))? {
+            return Ok(PyAtomicCounterDict { map: std::mem::ManuallyDrop::new(map), origin: Some(origin) });
+        }
+        Ok(PyAtomicCounterDict { map: std::mem::ManuallyDrop::new(Arc::new(Counts::new())), origin: None })
+    }
+
+    /// Another object of this type for the same counts, for one thread to use in place of the
+    /// shared one: see the README ("Sharing between threads").
+    fn thread_handle<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        new_handle(slf.as_any())
     }
 
     fn __len__(&self) -> usize {
@@ -402,15 +420,21 @@ impl PyAtomicCounterDict {
         PyGenericAlias::new(cls.py(), cls.as_any(), item)
     }
 
-    /// Visits every key the counter dict owns (counts are not objects). Never pins, allocates
-    /// or touches refcounts.
+    /// Visits every key the counter dict owns (counts are not objects; a handle: the counter
+    /// dict it was made from). Never pins, allocates or touches refcounts.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(origin) = &self.origin {
+            return visit.call(origin);
+        }
         traverse_table(&self.map, &visit)
     }
 
-    /// Breaks cycles by removing every key. Idempotent.
+    /// Breaks cycles by removing every key. Idempotent. A handle clears nothing: any cycle
+    /// through it passes through its origin (its one reference), whose clearing breaks it.
     fn __clear__(&self) {
-        self.map.clear();
+        if self.origin.is_none() {
+            self.map.clear();
+        }
     }
 }
 

@@ -24,6 +24,7 @@ use crate::python::errors::{capacity_error, out_of_memory};
 use crate::python::dict_iter::{IterKind, PyDictIterator};
 use crate::python::gc::{release_dropped_table, traverse_table};
 use crate::python::handle::PyHandle;
+use crate::python::thread_handles::{new_handle, shared_parts};
 use crate::python::key::{
     builtin_eq_for, builtin_key_hash, eq_for, is_plain_number, key_hash, keyed, keys_equal, try_keyed, Fail,
 };
@@ -102,17 +103,6 @@ pub(crate) struct PyAtomicDict {
     /// the GC (were two objects to report them, the GC would subtract each reference twice and
     /// could free live objects); a handle reports only its reference to it.
     origin: Option<Py<PyAtomicDict>>,
-}
-
-/// The first argument that tells `AtomicDictBase.__new__` to make a handle (see
-/// `thread_handle`): a private object, so no call a user writes can mean it.
-fn handle_marker(py: Python<'_>) -> &Bound<'_, PyAny> {
-    static MARKER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    MARKER
-        .get_or_init(py, || {
-            py.get_type::<pyo3::types::PyAny>().call0().expect("object() cannot fail").unbind()
-        })
-        .bind(py)
 }
 
 impl PyAtomicDict {
@@ -236,12 +226,7 @@ impl PyAtomicDict {
     #[new]
     #[pyo3(signature = (*args, **_kwargs))]
     fn new(args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let py = args.py();
-        if args.len() == 2 && args.get_item(0)?.is(handle_marker(py)) {
-            let of = args.get_item(1)?;
-            let of = of.cast::<PyAtomicDict>()?;
-            let origin = of.get().origin.as_ref().map_or_else(|| of.clone().unbind(), |o| o.clone_ref(py));
-            let map = Arc::clone(&of.get().map);
+        if let Some((map, origin)) = shared_parts::<Self, _>(args, |d| (&d.map, &d.origin))? {
             return Ok(PyAtomicDict { map: std::mem::ManuallyDrop::new(map), origin: Some(origin) });
         }
         Ok(PyAtomicDict { map: std::mem::ManuallyDrop::new(Arc::new(Map::new())), origin: None })
@@ -250,10 +235,7 @@ impl PyAtomicDict {
     /// Another object of this type for the same contents, for one thread to use in place of
     /// the shared dict: see the README ("Sharing between threads").
     fn thread_handle<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        let cls = slf.get_type();
-        // `type(self).__new__` without `__init__`: a subclass's handle is of the subclass.
-        cls.call_method1(pyo3::intern!(py, "__new__"), (&cls, handle_marker(py), slf))
+        new_handle(slf.as_any())
     }
 
     fn __len__(&self) -> usize {

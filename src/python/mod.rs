@@ -15,6 +15,7 @@ mod key;
 mod queue;
 mod set;
 mod slots;
+mod thread_handles;
 mod views;
 
 use pyo3::prelude::*;

@@ -8,6 +8,8 @@
 //! unchanged, runs unpinned, and the operation runs again with the answer).
 
 
+use std::sync::Arc;
+
 use pyo3::exceptions::{PyKeyError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFrozenSet, PyGenericAlias, PySet, PyTuple, PyType};
@@ -18,16 +20,21 @@ use crate::engine::set::{AtomicSet, Present};
 use crate::python::gc::{release_dropped_table, traverse_table};
 use crate::python::handle::PyHandle;
 use crate::python::key::{builtin_eq_for, builtin_key_hash, eq_for, key_hash, keyed};
+use crate::python::thread_handles::{new_handle, shared_parts};
 
 type Set = AtomicSet<PyHandle>;
 
 /// The compiled base of `lockless.AtomicSet`; use `lockless.AtomicSet`.
 #[pyclass(name = "AtomicSetBase", module = "lockless", subclass, frozen, weakref)]
 pub(crate) struct PyAtomicSet {
-    /// The engine set, in an allocation of its own: that keeps its root pointer, which every
-    /// operation reads, off the cache line of this object's reference count, which other
-    /// threads' uses of the object write on free-threaded CPython.
-    set: std::mem::ManuallyDrop<Box<Set>>,
+    /// The engine set, shared with the handles made by `thread_handle`, in an allocation of
+    /// its own: that keeps its root pointer, which every operation reads, off the cache line of
+    /// this object's reference count, which other threads' uses of the object write on
+    /// free-threaded CPython.
+    set: std::mem::ManuallyDrop<Arc<Set>>,
+    /// For a handle: the set it was made from, which alone reports the elements to the GC
+    /// (`thread_handles.rs`).
+    origin: Option<Py<PyAtomicSet>>,
 }
 
 /// Runs `op` on `key`; if it raises TypeError and `key` is a `set` (unhashable), runs it again
@@ -86,10 +93,21 @@ impl PyAtomicSet {
 #[pymethods]
 impl PyAtomicSet {
     /// Creates an empty set; `lockless.AtomicSet.__init__` fills it.
+    /// Creates an empty set; `lockless.AtomicSet.__init__` fills it from the argument.
+    /// (`thread_handle` calls it with a private marker and the set to share.)
     #[new]
-    #[pyo3(signature = (*_args, **_kwargs))]
-    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        PyAtomicSet { set: std::mem::ManuallyDrop::new(Box::new(Set::new())) }
+    #[pyo3(signature = (*args, **_kwargs))]
+    fn new(args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        if let Some((set, origin)) = shared_parts::<Self, _>(args, |s| (&s.set, &s.origin))? {
+            return Ok(PyAtomicSet { set: std::mem::ManuallyDrop::new(set), origin: Some(origin) });
+        }
+        Ok(PyAtomicSet { set: std::mem::ManuallyDrop::new(Arc::new(Set::new())), origin: None })
+    }
+
+    /// Another object of this type for the same elements, for one thread to use in place of
+    /// the shared set: see the README ("Sharing between threads").
+    fn thread_handle<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        new_handle(slf.as_any())
     }
 
     fn __len__(&self) -> usize {
@@ -197,14 +215,21 @@ impl PyAtomicSet {
         PyGenericAlias::new(cls.py(), cls.as_any(), item)
     }
 
-    /// Visits every element the set owns. Never pins, allocates or touches refcounts.
+    /// Visits every element the set owns (a handle: the set it was made from). Never pins,
+    /// allocates or touches refcounts.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(origin) = &self.origin {
+            return visit.call(origin);
+        }
         traverse_table(&self.set, &visit)
     }
 
-    /// Breaks cycles by removing every element. Idempotent.
+    /// Breaks cycles by removing every element. Idempotent. A handle clears nothing: any cycle
+    /// through it passes through its origin (its one reference), whose clearing breaks it.
     fn __clear__(&self) {
-        self.set.clear();
+        if self.origin.is_none() {
+            self.set.clear();
+        }
     }
 }
 
