@@ -8,7 +8,7 @@ Workloads, each on an AtomicSet and on a set shared by every thread (a set takes
 per-object lock on every call on the free-threaded build, so it is safe to share too):
 
 * membership: 90% ``x in s``, 5% ``s.add(x)``, 5% ``s.discard(x)`` over 100,000 elements, at 1,
-  2 and 8 threads;
+  2 and 8 threads; and, as an extra beside it, AtomicSet with a ``thread_handle()`` per thread;
 * add-heavy: each thread adds its own fresh elements to an empty set, at 1, 2 and 8 threads;
 * single thread: ``x in s`` (present) and ``s.add(x)`` (present, and new), time per call;
 * memory: bytes per element after adding N ints, as RSS in a fresh interpreter.
@@ -95,14 +95,15 @@ def timed_threads(threads: int, body: Callable[[int], None]) -> float:
     return elapsed
 
 
-def membership(impl: str, threads: int, n: int, per_thread: int) -> float:
-    """Million operations per second."""
+def membership(impl: str, threads: int, n: int, per_thread: int, handles: bool = False) -> float:
+    """Million operations per second; with `handles`, each thread works through a
+    `thread_handle()` of its own (AtomicSet only; the extra form, not the drop-in one)."""
     s = IMPLS[impl]()
     for i in range(n):
         s.add(BASE + i)
     inputs = [membership_ops(n, per_thread, seed=t) for t in range(threads)]
     gc.collect()
-    elapsed = timed_threads(threads, lambda t: membership_body(s, inputs[t]))
+    elapsed = timed_threads(threads, lambda t: membership_body(s.thread_handle() if handles else s, inputs[t]))
     return threads * per_thread / elapsed / 1e6
 
 
@@ -215,6 +216,11 @@ def main(argv: list[str]) -> int:
             record(f"membership {t} thr (Mops/s)", impl,  # two share one machine state here
                    median_of(runs, lambda: membership(impl, t, n, per // t if quick else per)))
             record(f"add-heavy {t} thr (Mops/s)", impl, median_of(runs, lambda: add_heavy(impl, t, n, adds)))
+        # The extra form: AtomicSet through a handle per thread, beside the shared builtin set
+        # (which has no handle; its figure is the one above).
+        record(f"membership {t} thr, AtomicSet handles (Mops/s)", "AtomicSet",
+               median_of(runs, lambda: membership("AtomicSet", t, n, per // t if quick else per, handles=True)))
+        record(f"membership {t} thr, AtomicSet handles (Mops/s)", "set", results[f"membership {t} thr (Mops/s)"]["set"])
     for what in ("in", "add-present", "add-new"):
         for impl in IMPLS:
             record(f"single thread {what} (ns/call)", impl, median_of(runs, lambda: micro(impl, what, n, calls)))
