@@ -19,10 +19,11 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use crate::engine::counter_dict::{AtomicCounterDict, Count, CountError};
 use crate::engine::dict::{Cursor, KeyHash};
+use crate::python::dict_iter::IterKind;
 use crate::python::gc::{release_dropped_table, traverse_table};
 use crate::python::handle::PyHandle;
 use crate::python::key::{builtin_eq_for, builtin_key_hash, eq_for, key_hash, keyed, Fail};
-use crate::python::thread_handles::{new_handle, shared_parts};
+use crate::python::thread_handles::{map_for_new, new_handle};
 
 type Counts = AtomicCounterDict<PyHandle>;
 
@@ -195,16 +196,13 @@ impl PyAtomicCounterDict {
 
 #[pymethods]
 impl PyAtomicCounterDict {
-    /// Creates an empty counter dict; `lockless.AtomicCounterDict.__init__` fills it.
     /// Creates an empty counter dict; `lockless.AtomicCounterDict.__init__` fills it from the
     /// arguments. (`thread_handle` calls it with a private marker and the counter dict to share.)
     #[new]
     #[pyo3(signature = (*args, **_kwargs))]
     fn new(args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        if let Some((map, origin)) = shared_parts::<Self, _>(args, |c| (&c.map, &c.origin))? {
-            return Ok(PyAtomicCounterDict { map: std::mem::ManuallyDrop::new(map), origin: Some(origin) });
-        }
-        Ok(PyAtomicCounterDict { map: std::mem::ManuallyDrop::new(Arc::new(Counts::new())), origin: None })
+        let (map, origin) = map_for_new::<Self, _>(args, |c| (&c.map, &c.origin), Counts::new)?;
+        Ok(PyAtomicCounterDict { map: std::mem::ManuallyDrop::new(map), origin })
     }
 
     /// Another object of this type for the same counts, for one thread to use in place of the
@@ -249,17 +247,17 @@ impl PyAtomicCounterDict {
     }
 
     fn __iter__(slf: &Bound<'_, Self>) -> PyCounterIterator {
-        PyCounterIterator::new(slf, Yield::Keys)
+        PyCounterIterator::new(slf, IterKind::Keys)
     }
 
     /// A weakly consistent iterator over `(key, count)` pairs in insertion order.
     fn _iter_items(slf: &Bound<'_, Self>) -> PyCounterIterator {
-        PyCounterIterator::new(slf, Yield::Items)
+        PyCounterIterator::new(slf, IterKind::Items)
     }
 
     /// A weakly consistent iterator over counts in insertion order.
     fn _iter_values(slf: &Bound<'_, Self>) -> PyCounterIterator {
-        PyCounterIterator::new(slf, Yield::Values)
+        PyCounterIterator::new(slf, IterKind::Values)
     }
 
     #[pyo3(signature = (key, default = None))]
@@ -446,14 +444,6 @@ impl Drop for PyAtomicCounterDict {
     }
 }
 
-/// What an iterator yields of each entry.
-#[derive(Clone, Copy)]
-enum Yield {
-    Keys,
-    Values,
-    Items,
-}
-
 /// A weakly consistent iterator over an AtomicCounterDict, in insertion order: never raises
 /// because of concurrent changes, never yields a key twice, yields each key present throughout
 /// exactly once; keys added after it began may be missed.
@@ -464,11 +454,11 @@ enum Yield {
 pub(crate) struct PyCounterIterator {
     cursor: Cursor,
     counts: Py<PyAtomicCounterDict>,
-    kind: Yield,
+    kind: IterKind,
 }
 
 impl PyCounterIterator {
-    fn new(counts: &Bound<'_, PyAtomicCounterDict>, kind: Yield) -> Self {
+    fn new(counts: &Bound<'_, PyAtomicCounterDict>, kind: IterKind) -> Self {
         PyCounterIterator { cursor: counts.get().map.cursor(), counts: counts.clone().unbind(), kind }
     }
 }
@@ -480,8 +470,7 @@ impl crate::python::views::ViewedMap for PyAtomicCounterDict {
         &CLASSES
     }
 
-    fn view_iterator<'py>(map: &Bound<'py, Self>, kind: usize) -> PyResult<Bound<'py, PyAny>> {
-        let kind = [Yield::Keys, Yield::Values, Yield::Items][kind];
+    fn view_iterator<'py>(map: &Bound<'py, Self>, kind: IterKind) -> PyResult<Bound<'py, PyAny>> {
         Ok(Bound::new(map.py(), PyCounterIterator::new(map, kind))?.into_any())
     }
 }
@@ -490,12 +479,12 @@ impl crate::python::slots::FastNext for PyCounterIterator {
     fn next_item<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let map = &self.counts.get().map;
         Ok(match self.kind {
-            Yield::Keys => map.cursor_next_key(&self.cursor).map(|key| key.into_bound(py)),
-            Yield::Values => match map.cursor_next_value(&self.cursor) {
+            IterKind::Keys => map.cursor_next_key(&self.cursor).map(|key| key.into_bound(py)),
+            IterKind::Values => match map.cursor_next_value(&self.cursor) {
                 Some(n) => Some(Count::get(&n).into_pyobject(py)?.into_any()),
                 None => None,
             },
-            Yield::Items => match map.cursor_next_item(&self.cursor) {
+            IterKind::Items => match map.cursor_next_item(&self.cursor) {
                 Some((key, n)) => Some((key.into_bound(py), Count::get(&n)).into_pyobject(py)?.into_any()),
                 None => None,
             },

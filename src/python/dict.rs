@@ -24,7 +24,7 @@ use crate::python::errors::{capacity_error, out_of_memory};
 use crate::python::dict_iter::{IterKind, PyDictIterator};
 use crate::python::gc::{release_dropped_table, traverse_table};
 use crate::python::handle::PyHandle;
-use crate::python::thread_handles::{new_handle, shared_parts};
+use crate::python::thread_handles::{map_for_new, new_handle};
 use crate::python::key::{
     builtin_eq_for, builtin_key_hash, eq_for, is_plain_number, key_hash, keyed, keys_equal, try_keyed, Fail,
 };
@@ -226,10 +226,8 @@ impl PyAtomicDict {
     #[new]
     #[pyo3(signature = (*args, **_kwargs))]
     fn new(args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        if let Some((map, origin)) = shared_parts::<Self, _>(args, |d| (&d.map, &d.origin))? {
-            return Ok(PyAtomicDict { map: std::mem::ManuallyDrop::new(map), origin: Some(origin) });
-        }
-        Ok(PyAtomicDict { map: std::mem::ManuallyDrop::new(Arc::new(Map::new())), origin: None })
+        let (map, origin) = map_for_new::<Self, _>(args, |d| (&d.map, &d.origin), Map::new)?;
+        Ok(PyAtomicDict { map: std::mem::ManuallyDrop::new(map), origin })
     }
 
     /// Another object of this type for the same contents, for one thread to use in place of

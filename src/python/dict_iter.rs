@@ -24,7 +24,7 @@ use crate::engine::dict::Cursor;
 use crate::python::dict::{Map, PyAtomicDict};
 use crate::python::slots::FastNext;
 
-/// What an iterator yields of each entry.
+/// What an iterator yields of each entry (the dict's and the counter dict's iterators).
 #[derive(Clone, Copy)]
 pub(crate) enum IterKind {
     Keys,
@@ -138,8 +138,7 @@ impl crate::python::views::ViewedMap for PyAtomicDict {
         &CLASSES
     }
 
-    fn view_iterator<'py>(map: &Bound<'py, Self>, kind: usize) -> PyResult<Bound<'py, PyAny>> {
-        let kind = [IterKind::Keys, IterKind::Values, IterKind::Items][kind];
+    fn view_iterator<'py>(map: &Bound<'py, Self>, kind: IterKind) -> PyResult<Bound<'py, PyAny>> {
         Ok(Bound::new(map.py(), PyDictIterator::new(map, kind))?.into_any())
     }
 }

@@ -20,7 +20,7 @@ use crate::engine::set::{AtomicSet, Present};
 use crate::python::gc::{release_dropped_table, traverse_table};
 use crate::python::handle::PyHandle;
 use crate::python::key::{builtin_eq_for, builtin_key_hash, eq_for, key_hash, keyed};
-use crate::python::thread_handles::{new_handle, shared_parts};
+use crate::python::thread_handles::{map_for_new, new_handle};
 
 type Set = AtomicSet<PyHandle>;
 
@@ -92,16 +92,13 @@ impl PyAtomicSet {
 
 #[pymethods]
 impl PyAtomicSet {
-    /// Creates an empty set; `lockless.AtomicSet.__init__` fills it.
     /// Creates an empty set; `lockless.AtomicSet.__init__` fills it from the argument.
     /// (`thread_handle` calls it with a private marker and the set to share.)
     #[new]
     #[pyo3(signature = (*args, **_kwargs))]
     fn new(args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        if let Some((set, origin)) = shared_parts::<Self, _>(args, |s| (&s.set, &s.origin))? {
-            return Ok(PyAtomicSet { set: std::mem::ManuallyDrop::new(set), origin: Some(origin) });
-        }
-        Ok(PyAtomicSet { set: std::mem::ManuallyDrop::new(Arc::new(Set::new())), origin: None })
+        let (set, origin) = map_for_new::<Self, _>(args, |s| (&s.set, &s.origin), Set::new)?;
+        Ok(PyAtomicSet { set: std::mem::ManuallyDrop::new(set), origin })
     }
 
     /// Another object of this type for the same elements, for one thread to use in place of

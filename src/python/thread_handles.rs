@@ -35,20 +35,22 @@ pub(crate) fn new_handle<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Py
     cls.call_method1(pyo3::intern!(py, "__new__"), (&cls, handle_marker(py), obj))
 }
 
-/// For a base's `__new__`: if `args` ask for a handle of an object of type `T`, the map to share
-/// and the origin of the new handle (the object's own origin if it is itself a handle). `parts`
-/// gives an object's map and origin.
-pub(crate) fn shared_parts<T: PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync, M>(
+/// A base's `__new__`: the map and origin of the new object. If `args` ask for a handle of an
+/// object of type `T`, its map, shared, and its origin (the object itself, or its own origin if
+/// it is a handle); otherwise `fresh()`, with no origin. `parts` gives an object's map and
+/// origin.
+pub(crate) fn map_for_new<T: PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync, M>(
     args: &Bound<'_, PyTuple>,
     parts: impl Fn(&T) -> (&Arc<M>, &Option<Py<T>>),
-) -> PyResult<Option<(Arc<M>, Py<T>)>> {
+    fresh: impl FnOnce() -> M,
+) -> PyResult<(Arc<M>, Option<Py<T>>)> {
     let py = args.py();
     if args.len() != 2 || !args.get_item(0)?.is(handle_marker(py)) {
-        return Ok(None);
+        return Ok((Arc::new(fresh()), None));
     }
     let of = args.get_item(1)?;
     let of = of.cast::<T>()?;
     let (map, origin) = parts(of.get());
     let origin = origin.as_ref().map_or_else(|| of.clone().unbind(), |o| o.clone_ref(py));
-    Ok(Some((Arc::clone(map), origin)))
+    Ok((Arc::clone(map), Some(origin)))
 }

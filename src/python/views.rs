@@ -13,16 +13,20 @@ use pyo3::PyTypeInfo;
 
 use crate::python::counter::PyAtomicCounterDict;
 use crate::python::dict::PyAtomicDict;
+use crate::python::dict_iter::IterKind;
 use crate::python::fastcall::leaked_method;
 
-/// A compiled map base whose views are compiled here. `KIND` is the view's index: 0 keys, 1
-/// values, 2 items, the order of the classes handed to [`_compiled_views`].
+/// A compiled map base whose views are compiled here.
 pub(crate) trait ViewedMap: PyTypeInfo {
     /// The map's three view classes, set once by [`_compiled_views`].
     fn view_classes() -> &'static PyOnceLock<[Py<PyType>; 3]>;
-    /// A new iterator over `map` yielding what view `kind` yields.
-    fn view_iterator<'py>(map: &Bound<'py, Self>, kind: usize) -> PyResult<Bound<'py, PyAny>>;
+    /// A new iterator over `map` yielding `kind`.
+    fn view_iterator<'py>(map: &Bound<'py, Self>, kind: IterKind) -> PyResult<Bound<'py, PyAny>>;
 }
+
+/// What each view yields, by its index `KIND` below: the order of the classes handed to
+/// [`_compiled_views`] (keys, values, items).
+const VIEW_KINDS: [IterKind; 3] = [IterKind::Keys, IterKind::Values, IterKind::Items];
 
 const ITER_DOC: &CStr = c"__iter__($self, /)\n--\n\nImplement iter(self).";
 
@@ -43,7 +47,7 @@ unsafe extern "C" fn view_iter<M: ViewedMap, const KIND: usize>(view: *mut ffi::
     let made = view
         .getattr(pyo3::intern!(py, "_mapping"))
         .and_then(|mapping| Ok(mapping.cast_into::<M>()?))
-        .and_then(|map| M::view_iterator(&map, KIND));
+        .and_then(|map| M::view_iterator(&map, VIEW_KINDS[KIND]));
     match made {
         Ok(iter) => iter.into_ptr(),
         Err(e) => {
