@@ -37,6 +37,14 @@ impl Store<u32> for ModelStore {
 
 type Queue = AtomicQueue<u32, ModelStore>;
 
+/// A queue whose blocking calls sleep at their first miss. Spinning is no part of the wake-up
+/// protocol, and under loom each spin is a yield that hands the turn to the other threads: with
+/// the default tries, a getter could reach its sleep only after the puts it waits for, and the
+/// models would never see it sleeping first.
+fn queue(maxsize: usize) -> Queue {
+    Queue::with_spin_tries(maxsize, 0)
+}
+
 /// Sleeps on the futex until woken (no deadline, no interruption).
 fn sleep(s: &Sleep<'_>) -> Result<(), ()> {
     s.wait(None);
@@ -54,7 +62,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 #[test]
 fn a_getter_that_goes_to_sleep_as_an_item_arrives_is_woken() {
     model(|| {
-        let q = Arc::new(Queue::new(0));
+        let q = Arc::new(queue(0));
         let getter = {
             let q = q.clone();
             thread::spawn(move || q.get(None, sleep).unwrap())
@@ -67,7 +75,7 @@ fn a_getter_that_goes_to_sleep_as_an_item_arrives_is_woken() {
 #[test]
 fn two_sleeping_getters_and_two_puts_each_getter_gets_one() {
     model(|| {
-        let q = Arc::new(Queue::new(0));
+        let q = Arc::new(queue(0));
         let getters: Vec<_> = (0..2)
             .map(|_| {
                 let q = q.clone();
@@ -83,9 +91,33 @@ fn two_sleeping_getters_and_two_puts_each_getter_gets_one() {
 }
 
 #[test]
+fn a_getter_whose_item_another_takes_sleeps_again_and_the_next_put_wakes_it() {
+    // The getter may be registered (or asleep) when the first put comes and lose that item to
+    // the thread that does not sleep; the second put must then still reach it, asleep again.
+    model(|| {
+        let q = Arc::new(queue(0));
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || q.get(None, sleep).unwrap().unwrap())
+        };
+        let taker = {
+            let q = q.clone();
+            thread::spawn(move || q.get_nowait().ok())
+        };
+        q.put_nowait(1).unwrap();
+        q.put_nowait(2).unwrap();
+        let mut got = vec![getter.join().unwrap()];
+        got.extend(taker.join().unwrap());
+        got.extend(q.get_nowait().ok());
+        got.sort();
+        assert_eq!(got, [1, 2]);
+    });
+}
+
+#[test]
 fn a_putter_sleeping_on_a_full_queue_is_woken_by_a_get() {
     model(|| {
-        let q = Arc::new(Queue::new(1));
+        let q = Arc::new(queue(1));
         q.put_nowait(1).unwrap();
         let putter = {
             let q = q.clone();
@@ -100,7 +132,7 @@ fn a_putter_sleeping_on_a_full_queue_is_woken_by_a_get() {
 #[test]
 fn shutdown_wakes_a_sleeping_getter_with_shutdown() {
     model(|| {
-        let q = Arc::new(Queue::new(0));
+        let q = Arc::new(queue(0));
         let getter = {
             let q = q.clone();
             thread::spawn(move || q.get(None, sleep).unwrap())
@@ -113,7 +145,7 @@ fn shutdown_wakes_a_sleeping_getter_with_shutdown() {
 #[test]
 fn a_put_racing_shutdown_is_refused_or_reaches_a_getter_that_drains() {
     model(|| {
-        let q = Arc::new(Queue::new(0));
+        let q = Arc::new(queue(0));
         let putter = {
             let q = q.clone();
             thread::spawn(move || q.put_nowait(5))
@@ -134,7 +166,7 @@ fn a_put_racing_shutdown_is_refused_or_reaches_a_getter_that_drains() {
 #[test]
 fn an_interrupted_getter_passes_its_wake_up_on() {
     model(|| {
-        let q = Arc::new(Queue::new(0));
+        let q = Arc::new(queue(0));
         let quitter = {
             let q = q.clone();
             // Leaves at its first wake-up, as KeyboardInterrupt would make it; an item it gets
@@ -165,7 +197,7 @@ fn an_interrupted_getter_passes_its_wake_up_on() {
 #[test]
 fn a_joiner_is_woken_by_the_last_task_done() {
     model(|| {
-        let q = Arc::new(Queue::new(0));
+        let q = Arc::new(queue(0));
         q.put_nowait(1).unwrap();
         let joiner = {
             let q = q.clone();
