@@ -96,9 +96,12 @@ build:
 test-rust:
 	cargo test --no-default-features
 
-# The engine's lints (undocumented unsafe blocks, missing # Safety docs) as errors.
+# The engine's lints (undocumented unsafe blocks, missing # Safety docs) as errors, in the
+# normal build and in the loom build (its own cfg and target directory, as scripts/loom-test).
 test-lint:
 	cargo clippy --no-default-features --lib --tests -- -D warnings
+	RUSTFLAGS="--cfg loom --cfg crossbeam_loom" CARGO_TARGET_DIR="$${LOOM_TARGET_DIR:-$(ROOT)/target/loom}" \
+	    cargo clippy --no-default-features --lib --tests -- -D warnings
 
 # Loom models, when the script for them exists.
 test-loom:
