@@ -15,8 +15,8 @@
 //!    [`EventCount::cancel`]s (unregisters) and starts over from its condition.
 //!
 //! A notifier makes the condition true and then, as its last write to the condition, does a
-//! SeqCst read-modify-write of a *condition word* (the queue's state word after a push, its
-//! free-slot count after a pop); then it calls [`EventCount::notify_one`] or
+//! SeqCst read-modify-write of a *condition word* (after a push, the putting thread's stripe
+//! of the queue's push counts; after a pop, its free-slot count); then it calls [`EventCount::notify_one`] or
 //! [`EventCount::notify_all`]: a SeqCst load of `sleepers` and, only if it is not 0, a new
 //! generation of the sequence word (`+2`, clearing `IN_KERNEL`) and, only if `IN_KERNEL` was
 //! set, a futex wake of every sleeper.

@@ -13,8 +13,10 @@
 //!   is `maxsize`; a smaller length means a get has popped but not yet given its slot back, or
 //!   a put has taken a slot but not yet pushed, and the put waits a moment for it, as crossbeam's
 //!   own queues wait for a neighbour between its reservation and its write.
-//! * **`state`**, one word: two shutdown flags, the number of puts in flight (admitted but not
-//!   yet pushed), and the unfinished-task count.
+//! * **`state`**, one word: two shutdown flags, the unfinished-task count, and the number of
+//!   puts admitted (wrapping).
+//! * **`pushes`** ([`pushes`]): the puts that have pushed their item, counted on per-thread
+//!   stripes.
 //! * Three [`EventCount`]s for blocked callers: `not_empty` (getters), `not_full` (putters of a
 //!   bounded queue), `all_done` (joiners). See [`event`] for the wake-up protocol.
 //!
@@ -23,17 +25,22 @@
 //! | bits | field | written by |
 //! |---|---|---|
 //! | 0 | `SHUTDOWN`: puts are refused | `shutdown` (`fetch_or`) |
-//! | 1 | `CLOSED`: shutdown has finished; no put is in flight | `shutdown`, after waiting |
-//! | 2..18 | puts in flight | put: `+1` to be admitted, `-1` once pushed |
-//! | 18..64 | unfinished tasks | put: `+1` with admission; `task_done`: `-1` |
+//! | 1 | `CLOSED`: shutdown has finished; every put admitted before it has pushed | `shutdown`, after waiting |
+//! | 2..48 | unfinished tasks | put: `+1` with admission; `task_done`: `-1` |
+//! | 48..64 | puts admitted, modulo 2^16 (the carry falls off the word) | put: `+1` to be admitted |
 //!
-//! A put is **admitted** by one `fetch_add(IN_FLIGHT + TASK)`; if the word it replaced has
-//! `SHUTDOWN`, it takes both back and raises ShutDown. Admission and the shutdown flag are thus
-//! ordered in the word's single modification order: a put admitted before `SHUTDOWN` is counted
-//! in flight, and `shutdown` waits for the count to reach zero before it sets `CLOSED`. A get
-//! that finds the store empty raises ShutDown only once it sees `CLOSED` (and, finding it, pops
-//! once more), so an item whose put was admitted before the shutdown is never stranded behind
-//! consumers that already left.
+//! A put is **admitted** by one `fetch_add(ADMIT + TASK)`; if the word it replaced has
+//! `SHUTDOWN`, it takes its task back and raises ShutDown. Admission and the shutdown flag are
+//! thus ordered in the word's single modification order: the word `shutdown`'s `fetch_or`
+//! replaces counts exactly the puts admitted before the flag, and `shutdown` waits until the
+//! pushes completed ([`pushes`]) reach that count (modulo 2^16: fewer puts than that are ever
+//! between admission and push) before it sets `CLOSED`. A get that finds the store empty raises
+//! ShutDown only once it sees `CLOSED` (and, finding it, pops once more), so an item whose put
+//! was admitted before the shutdown is never stranded behind consumers that already left.
+//!
+//! A put thus writes one shared word, its admission; its second write, the push's count, goes
+//! to a stripe of its own thread's. (Until 2026-12-07 the word also counted puts in flight, so
+//! each put wrote it twice.)
 //!
 //! Shutdown takes effect at `CLOSED`. A put or get that would answer ShutDown while the word has
 //! `SHUTDOWN` but not yet `CLOSED` (a few instructions, or the drain of `immediate`) waits for
@@ -49,6 +56,7 @@
 
 mod event;
 pub mod futex;
+mod pushes;
 
 use std::time::{Duration, Instant};
 
@@ -56,6 +64,7 @@ use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
 
 pub use event::EventCount;
+use pushes::Pushes;
 
 use crate::sync::{AtomicU64, AtomicUsize, Ordering};
 
@@ -127,20 +136,23 @@ pub struct TooManyTaskDone;
 
 const SHUTDOWN: u64 = 1;
 const CLOSED: u64 = 1 << 1;
-const IN_FLIGHT: u64 = 1 << 2;
-const IN_FLIGHT_MASK: u64 = 0xFFFF << 2;
-const TASK_SHIFT: u32 = 18;
+const TASK_SHIFT: u32 = 2;
 const TASK: u64 = 1 << TASK_SHIFT;
+const TASK_MASK: u64 = ((1 << 46) - 1) << TASK_SHIFT;
+const ADMIT_SHIFT: u32 = 48;
+const ADMIT: u64 = 1 << ADMIT_SHIFT;
 /// The unfinished-task count stops growing here, far below its field's 46 bits, so it never
-/// wraps (a program that never calls `task_done` reaches it after 3.5 · 10^13 puts).
+/// carries into the admission count (a program that never calls `task_done` reaches it after
+/// 3.5 · 10^13 puts).
 const TASKS_SATURATE: u64 = 1 << 45;
 
 fn tasks(state: u64) -> u64 {
-    state >> TASK_SHIFT
+    (state & TASK_MASK) >> TASK_SHIFT
 }
 
-fn in_flight(state: u64) -> u64 {
-    (state & IN_FLIGHT_MASK) >> 2
+/// Puts admitted, modulo 2^16.
+fn admitted(state: u64) -> u64 {
+    state >> ADMIT_SHIFT
 }
 
 /// Tries a blocking call makes, spinning, before it sleeps (each try is a `pop` or a slot check;
@@ -181,6 +193,7 @@ pub struct AtomicQueue<T, S: Store<T> = SegQueue<T>> {
     /// Retries of a blocking call before it sleeps.
     spin_tries: u32,
     state: CachePadded<AtomicU64>,
+    pushes: Pushes,
     not_empty: EventCount,
     not_full: EventCount,
     all_done: EventCount,
@@ -212,6 +225,7 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
             free: CachePadded::new(AtomicUsize::new(maxsize)),
             spin_tries,
             state: CachePadded::new(AtomicU64::new(0)),
+            pushes: Pushes::new(),
             not_empty: EventCount::new(),
             not_full: EventCount::new(),
             all_done: EventCount::new(),
@@ -267,8 +281,8 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
             }
         }
         // Relaxed: admission is decided by this word's modification order alone (against the
-        // `fetch_or(SHUTDOWN)`); the push it admits is published by the Release decrement below.
-        let old = self.state.fetch_add(IN_FLIGHT + TASK, Ordering::Relaxed);
+        // `fetch_or(SHUTDOWN)`); the push it admits is published by `count_one` below.
+        let old = self.state.fetch_add(ADMIT + TASK, Ordering::Relaxed);
         if old & SHUTDOWN != 0 {
             self.take_back_admission();
             if self.maxsize > 0 {
@@ -281,11 +295,9 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
             self.state.fetch_sub(TASK, Ordering::Relaxed);
         }
         self.items.push(item);
-        // SeqCst: the condition write `N1` of the event-count protocol (event.rs): a sleeping
-        // getter's SeqCst load of the state word then sees it, and synchronizes with it. Its
-        // Release half also publishes the push to `shutdown`'s Acquire loads that wait for no
-        // put in flight (and, through CLOSED, to getters deciding the queue is empty for good).
-        self.state.fetch_sub(IN_FLIGHT, Ordering::SeqCst);
+        // The condition write `N1` for sleeping getters, and the push's publication to
+        // `shutdown` (see pushes.rs).
+        self.pushes.count_one();
         self.not_empty.notify_one();
         Ok(())
     }
@@ -375,16 +387,19 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
         self.not_full.notify_one();
     }
 
-    /// Takes back a refused put's admission: its place in flight and its task (never taking the
-    /// task count below zero, in case a racing `task_done` already counted it).
+    /// Takes back a refused put's task (never taking the task count below zero, in case a
+    /// racing `task_done` already counted it). Its admission stays counted: it came after
+    /// `SHUTDOWN`, and only the count before the flag matters.
     fn take_back_admission(&self) {
         // Relaxed: a first guess; the CAS decides.
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
-            let new = cur - IN_FLIGHT - if tasks(cur) > 0 { TASK } else { 0 };
+            if tasks(cur) == 0 {
+                return;
+            }
+            let new = cur - TASK;
             // SeqCst on success: the condition write for joiners (event.rs) when it finishes
-            // the last task; it also ends a put in flight, which `shutdown` waits for (nothing
-            // was pushed, so there is nothing more to publish). Relaxed on failure: we retry.
+            // the last task. Relaxed on failure: we retry.
             match self.state.compare_exchange_weak(cur, new, Ordering::SeqCst, Ordering::Relaxed) {
                 Ok(_) => break,
                 Err(seen) => cur = seen,
@@ -452,8 +467,9 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
                 return Ok(Err(GetError::Empty));
             }
             let key = self.not_empty.prepare();
-            // SeqCst: the waiter's load `W2` of the word every notifier of `not_empty` writes
-            // (a put's in-flight decrement, shutdown's CLOSED); see event.rs.
+            // SeqCst: the waiter's loads `W2` of every word a notifier of `not_empty` writes
+            // (a put's stripe of `pushes`, shutdown's CLOSED); see event.rs.
+            self.pushes.observe();
             self.state.load(Ordering::SeqCst);
             match self.get_nowait() {
                 Err(GetError::Empty) => {}
@@ -523,13 +539,19 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
     pub fn shutdown(&self, immediate: bool, mut discard: impl FnMut(T)) {
         // AcqRel: Release publishes nothing new but keeps the flag in the Release sequence that
         // getters' Acquire loads read; Acquire orders our wait below after it.
-        self.state.fetch_or(SHUTDOWN, Ordering::AcqRel);
-        // Puts admitted before the flag finish their push (a few instructions each).
-        let mut spins = 0;
-        // Acquire: pairs with each put's Release decrement, so their pushes are visible here.
-        while in_flight(self.state.load(Ordering::Acquire)) != 0 {
-            spins += 1;
-            spin(spins);
+        let old = self.state.fetch_or(SHUTDOWN, Ordering::AcqRel);
+        if old & SHUTDOWN != 0 {
+            // An earlier call set the flag, and waits for the puts it admitted: let it finish.
+            // (The admission count has since grown by refused puts, so it is not ours to use.)
+            self.wait_closed();
+        } else {
+            // Puts admitted before the flag finish their push (a few instructions each). The
+            // counts are compared modulo the admission field's width (see the module docs).
+            let mut spins = 0;
+            while self.pushes.total() & (u64::MAX >> ADMIT_SHIFT) != admitted(old) {
+                spins += 1;
+                spin(spins);
+            }
         }
         if immediate {
             let mut drained = 0u64;
