@@ -164,6 +164,38 @@ fn a_put_racing_shutdown_is_refused_or_reaches_a_getter_that_drains() {
 }
 
 #[test]
+fn two_shutdowns_racing_a_put_both_return_and_the_put_is_refused_or_delivered() {
+    // The second shutdown to set the flag waits for the first one's CLOSED instead of counting
+    // admissions itself (the count has grown by refused puts by then). One preemption only:
+    // with up to three threads waiting at once (two for CLOSED, one for the push), each wait a
+    // loop of yields, two preemptions outgrow loom's branch limit. One suffices to fail a
+    // second shutdown that counts for itself.
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(1);
+    builder.check(|| {
+        let q = Arc::new(queue(0));
+        let putter = {
+            let q = q.clone();
+            thread::spawn(move || q.put_nowait(5))
+        };
+        let other = {
+            let q = q.clone();
+            thread::spawn(move || q.shutdown(false, drop))
+        };
+        q.shutdown(false, drop);
+        let got = q.get_nowait();
+        let put = putter.join().unwrap();
+        other.join().unwrap();
+        match got {
+            Ok(5) => assert_eq!(put, Ok(())),
+            Err(GetError::ShutDown) => assert_eq!(put, Err(PutError::ShutDown(5))),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(q.get_nowait(), Err(GetError::ShutDown));
+    });
+}
+
+#[test]
 fn an_interrupted_getter_passes_its_wake_up_on() {
     model(|| {
         let q = Arc::new(queue(0));
