@@ -6,8 +6,8 @@
 //!
 //! 1. [`EventCount::prepare`]: registers as a sleeper (`sleepers += 1`, SeqCst) and reads the
 //!    sequence number as its `key`;
-//! 2. checks its condition again, starting with a SeqCst load of the word the notifier writes
-//!    (see below); if it now holds, [`EventCount::cancel`]s and goes on;
+//! 2. checks its condition again, starting with SeqCst loads of the words notifiers write (see
+//!    below); if it now holds, [`EventCount::cancel`]s and goes on;
 //! 3. otherwise sleeps ([`EventCount::wait`]): it *announces* the sleep by setting the
 //!    sequence word's `IN_KERNEL` bit (a compare-and-swap from `key`; if the word holds
 //!    anything else than `key` with the bit, a notification came since `prepare`, and it
@@ -16,10 +16,10 @@
 //!
 //! A notifier makes the condition true and then, as its last write to the condition, does a
 //! SeqCst read-modify-write of a *condition word* (after a push, the putting thread's stripe
-//! of the queue's push counts; after a pop, its free-slot count); then it calls [`EventCount::notify_one`] or
-//! [`EventCount::notify_all`]: a SeqCst load of `sleepers` and, only if it is not 0, a new
-//! generation of the sequence word (`+2`, clearing `IN_KERNEL`) and, only if `IN_KERNEL` was
-//! set, a futex wake of every sleeper.
+//! of the queue's push counts; after a pop, its free-slot count); then it calls
+//! [`EventCount::notify_one`] or [`EventCount::notify_all`]: a SeqCst load of `sleepers` and,
+//! only if it is not 0, a new generation of the sequence word (`+2`, clearing `IN_KERNEL`)
+//! and, only if `IN_KERNEL` was set, a futex wake of every sleeper.
 //!
 //! The bit is what keeps the system calls few. A registered waiter spends most of its
 //! registration outside the kernel (its re-check, detaching from the interpreter, a wake-up's
