@@ -150,6 +150,9 @@ fn tasks(state: u64) -> u64 {
     (state & TASK_MASK) >> TASK_SHIFT
 }
 
+/// The admission field's modulus, less one: counts of puts are compared under this mask.
+const ADMITTED_MASK: u64 = u64::MAX >> ADMIT_SHIFT;
+
 /// Puts admitted, modulo 2^16.
 fn admitted(state: u64) -> u64 {
     state >> ADMIT_SHIFT
@@ -548,7 +551,7 @@ impl<T, S: Store<T>> AtomicQueue<T, S> {
             // Puts admitted before the flag finish their push (a few instructions each). The
             // counts are compared modulo the admission field's width (see the module docs).
             let mut spins = 0;
-            while self.pushes.total() & (u64::MAX >> ADMIT_SHIFT) != admitted(old) {
+            while self.pushes.total() & ADMITTED_MASK != admitted(old) {
                 spins += 1;
                 spin(spins);
             }
