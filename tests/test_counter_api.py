@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import pickle
 import sys
+import types
 import weakref
 from collections import Counter
 from collections.abc import Mapping, MutableMapping
@@ -254,6 +255,20 @@ def test_views_are_live_and_iterate_through_the_base_as_dicts_do():
         stray = type(view)(Counter(a=1))  # a view class over a plain Counter
         with pytest.raises(TypeError):
             iter(stray)
+
+
+@pytest.mark.parametrize("view", ["keys", "values", "items"])
+def test_views_reverse_and_have_a_read_only_mapping_proxy_as_counters_do(view):
+    # Found by running Counter behaviours beside AtomicCounterDict: both were missing.
+    for c in (Counter(a=1, b=2), AtomicCounterDict(a=1, b=2)):
+        v = getattr(c, view)()
+        assert list(reversed(v)) == list(v)[::-1]
+        proxy = v.mapping
+        assert type(proxy) is types.MappingProxyType and dict(proxy) == {"a": 1, "b": 2}
+        c["c"] = 3
+        assert proxy["c"] == 3  # live: the counter, not a copy
+        with pytest.raises(TypeError):
+            proxy["d"] = 4  # type: ignore[index]
 
 
 def test_a_subclass_may_override_the_view_methods():

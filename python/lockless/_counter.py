@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, MutableMapping, ValuesView
 from itertools import chain, repeat, starmap
 from operator import itemgetter
-from types import GenericAlias
+from types import GenericAlias, MappingProxyType
 from typing import Any, TypeVar
 
 from lockless._lockless import AtomicCounterDictBase, _compiled_views, _own_methods
@@ -293,6 +293,11 @@ class _KeysView(KeysView[_K]):
     __slots__ = ()
     _mapping: AtomicCounterDict[_K]
 
+    @property
+    def mapping(self) -> MappingProxyType[_K, int]:
+        """A read-only proxy of the counter, as ``dict_keys.mapping``."""
+        return MappingProxyType(self._mapping)
+
     def __len__(self) -> int:
         return AtomicCounterDictBase.__len__(self._mapping)
 
@@ -302,6 +307,9 @@ class _KeysView(KeysView[_K]):
     def __contains__(self, key: object) -> bool:
         return AtomicCounterDictBase.__contains__(self._mapping, key)
 
+    def __reversed__(self) -> Iterator[_K]:
+        return reversed(list(self))
+
     def __repr__(self) -> str:
         return f"{type(self._mapping).__name__}_keys({list(self)!r})"
 
@@ -309,6 +317,11 @@ class _KeysView(KeysView[_K]):
 class _ValuesView(ValuesView[int]):
     __slots__ = ()
     _mapping: AtomicCounterDict[Any]
+
+    @property
+    def mapping(self) -> MappingProxyType[Any, int]:
+        """A read-only proxy of the counter, as ``dict_values.mapping``."""
+        return MappingProxyType(self._mapping)
 
     def __len__(self) -> int:
         return AtomicCounterDictBase.__len__(self._mapping)
@@ -319,6 +332,9 @@ class _ValuesView(ValuesView[int]):
     def __contains__(self, value: object) -> bool:
         return any(n == value for n in self)
 
+    def __reversed__(self) -> Iterator[int]:
+        return reversed(list(self))
+
     def __repr__(self) -> str:
         return f"{type(self._mapping).__name__}_values({list(self)!r})"
 
@@ -326,6 +342,11 @@ class _ValuesView(ValuesView[int]):
 class _ItemsView(ItemsView[_K, int]):
     __slots__ = ()
     _mapping: AtomicCounterDict[_K]
+
+    @property
+    def mapping(self) -> MappingProxyType[_K, int]:
+        """A read-only proxy of the counter, as ``dict_items.mapping``."""
+        return MappingProxyType(self._mapping)
 
     def __len__(self) -> int:
         return AtomicCounterDictBase.__len__(self._mapping)
@@ -338,6 +359,9 @@ class _ItemsView(ItemsView[_K, int]):
             return False
         key, n = item
         return AtomicCounterDictBase.__contains__(self._mapping, key) and self._mapping[key] == n
+
+    def __reversed__(self) -> Iterator[tuple[_K, int]]:
+        return reversed(list(self))
 
     def __repr__(self) -> str:
         return f"{type(self._mapping).__name__}_items({list(self)!r})"
