@@ -10,6 +10,7 @@ mod dict_iter;
 mod errors;
 mod fastcall;
 mod gc;
+mod gc_type;
 mod handle;
 mod key;
 mod queue;
@@ -67,5 +68,16 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     slots::install_iternext::<dict_iter::PyDictIterator>(&py.get_type::<dict_iter::PyDictIterator>())?;
     slots::install_iternext::<set::PySetIterator>(&py.get_type::<set::PySetIterator>())?;
     slots::install_iternext::<counter::PyCounterIterator>(&py.get_type::<counter::PyCounterIterator>())?;
+    gc_type::install!(
+        py,
+        atomic_ref::PyAtomicRef,
+        dict::PyAtomicDict,
+        dict_iter::PyDictIterator,
+        queue::PyAtomicQueue,
+        set::PyAtomicSet,
+        set::PySetIterator,
+        counter::PyAtomicCounterDict,
+        counter::PyCounterIterator,
+    );
     Ok(())
 }
