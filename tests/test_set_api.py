@@ -132,6 +132,20 @@ def test_a_set_argument_is_looked_up_as_a_frozenset_by_in_remove_and_discard():
         s.add({1})
 
 
+def test_an_atomic_set_argument_is_looked_up_as_a_frozenset_as_a_set_argument_is():
+    # Found by CPython's test_set run with AtomicSet in set's place (test_contains,
+    # test_remove, test_discard): TypeError here. (A builtin set converts only sets.)
+    for key in (set, AtomicSet):
+        s = AtomicSet([frozenset("ab"), frozenset("c")])
+        assert key("ab") in s and key("x") not in s
+        s.remove(key("ab"))
+        s.discard(key("c"))
+        assert not s
+        with pytest.raises(KeyError) as missing:
+            s.remove(key([9]))
+        assert missing.value.args[0] == key([9])
+
+
 def test_nan_finds_itself_by_identity():
     s = AtomicSet([NAN])
     assert NAN in s
@@ -219,6 +233,21 @@ def test_comparisons_against_set_frozenset_and_atomic_set_on_either_side():
         assert s == other and other == s and s <= other and s >= other
         assert not s < other and not s > other
     assert s < {1, 2, 3} and {1, 2, 3} > s and frozenset({1}) < s and s > AtomicSet([1])
+
+
+def test_comparisons_against_dict_key_and_item_views_as_set_s():
+    # Found by comparing set and AtomicSet beside CPython's test_set: `==` gave False and
+    # `<=` raised TypeError, as dict views compare only with builtin sets.
+    d = {1: "a", 2: "b"}
+    for s in ({1, 2}, AtomicSet([1, 2])):
+        keys, items = d.keys(), d.items()
+        assert s == keys and keys == s and not s != keys and s <= keys and s >= keys
+        assert not s < keys and not s > keys and s > {1: 0}.keys() and s < {1: 0, 2: 0, 3: 0}.keys()
+        assert s != items and {(1, "a"), (2, "b")} == items
+    assert AtomicSet([(1, "a"), (2, "b")]) == d.items() and d.items() == AtomicSet([(1, "a"), (2, "b")])
+    for s in ({(1, "a")}, AtomicSet([(1, "a")])):
+        with pytest.raises(TypeError, match="unhashable"):  # the view compares, as with set
+            s != {1: []}.items()  # noqa: B015
 
 
 def test_weak_references():

@@ -33,10 +33,21 @@ def _is_setlike(x: object) -> bool:
     return isinstance(x, (set, frozenset, AtomicSetBase))
 
 
+# dict's key and item views, which compare with sets (and only with builtin sets and views).
+_DICT_VIEWS = (type({}.keys()), type({}.items()))
+
+
+def _comparable(x: object) -> bool:
+    """The operands set's comparisons accept, through the view's own comparison for a dict
+    view (others get NotImplemented)."""
+    return _is_setlike(x) or isinstance(x, _DICT_VIEWS)
+
+
 def _frozen(x: Iterable[Any]) -> AbstractSet[Any]:
-    """A set to compute with: builtin sets as they are, anything else (an AtomicSet, once
-    iterated) as a frozenset."""
-    return x if isinstance(x, (set, frozenset)) else frozenset(x)
+    """A set to compute with: builtin sets (and dict views, which then decide a comparison, as
+    they do against a set) as they are, anything else (an AtomicSet, once iterated) as a
+    frozenset."""
+    return x if isinstance(x, (set, frozenset, *_DICT_VIEWS)) else frozenset(x)  # type: ignore[return-value]
 
 
 class AtomicSet(AtomicSetBase[_T]):
@@ -244,32 +255,32 @@ class AtomicSet(AtomicSetBase[_T]):
     # --- comparisons: of one weakly consistent iteration of each AtomicSet ------------------------
 
     def __eq__(self, other: object) -> bool:
-        if not _is_setlike(other):
+        if not _comparable(other):
             return NotImplemented
         return other is self or frozenset(self) == _frozen(other)  # type: ignore[arg-type]
 
     def __ne__(self, other: object) -> bool:
-        if not _is_setlike(other):
+        if not _comparable(other):
             return NotImplemented
         return not self.__eq__(other)
 
     def __le__(self, other: AbstractSet[object] | AtomicSetBase[Any]) -> bool:
-        if not _is_setlike(other):
+        if not _comparable(other):
             return NotImplemented
         return other is self or frozenset(self) <= _frozen(other)
 
     def __lt__(self, other: AbstractSet[object] | AtomicSetBase[Any]) -> bool:
-        if not _is_setlike(other):
+        if not _comparable(other):
             return NotImplemented
         return other is not self and frozenset(self) < _frozen(other)
 
     def __ge__(self, other: AbstractSet[object] | AtomicSetBase[Any]) -> bool:
-        if not _is_setlike(other):
+        if not _comparable(other):
             return NotImplemented
         return other is self or frozenset(self) >= _frozen(other)
 
     def __gt__(self, other: AbstractSet[object] | AtomicSetBase[Any]) -> bool:
-        if not _is_setlike(other):
+        if not _comparable(other):
             return NotImplemented
         return other is not self and frozenset(self) > _frozen(other)
 

@@ -37,14 +37,18 @@ pub(crate) struct PyAtomicSet {
     origin: Option<Py<PyAtomicSet>>,
 }
 
-/// Runs `op` on `key`; if it raises TypeError and `key` is a `set` (unhashable), runs it again
-/// on `frozenset(key)`, as `set.__contains__`, `remove` and `discard` do.
+/// Runs `op` on `key`; if it raises TypeError and `key` is a `set` or an AtomicSet (both
+/// unhashable), runs it again on `frozenset(key)`, as `set.__contains__`, `remove` and `discard`
+/// do for a set.
 fn set_as_frozenset<'py, R>(
     key: &Bound<'py, PyAny>,
     op: impl Fn(&Bound<'py, PyAny>) -> PyResult<R>,
 ) -> PyResult<R> {
     match op(key) {
-        Err(err) if err.is_instance_of::<PyTypeError>(key.py()) && key.is_instance_of::<PySet>() => {
+        Err(err)
+            if err.is_instance_of::<PyTypeError>(key.py())
+                && (key.is_instance_of::<PySet>() || key.is_instance_of::<PyAtomicSet>()) =>
+        {
             let frozen = key.py().get_type::<PyFrozenSet>().call1((key,))?;
             op(&frozen)
         }
