@@ -182,6 +182,26 @@ def test_every_element_is_counted_exactly_in_counters_order_whatever_the_batchin
     assert list(c.items()) == list(want.items())
 
 
+@pytest.mark.parametrize("small", [True, False], ids=["small_batches", "default_batches"])
+def test_a_generator_that_reads_the_counter_sees_every_element_before_counted_as_counter_does(small):
+    # Found by running Counter behaviours beside AtomicCounterDict: update() counted a
+    # generator's elements in private chunks, so the generator saw the counter as it was
+    # before the call, and a condition on it read stale counts.
+    for counter in (Counter, AtomicCounterDict):
+        c = counter()
+        seen = []
+
+        def words(c=c, seen=seen):
+            for i in range(3000):
+                seen.append(c["w"])
+                if c["w"] >= 2000:
+                    return
+                yield "w"
+
+        count_with(c, words(), 1, small) if counter is AtomicCounterDict else c.update(words())
+        assert c["w"] == 2000 and seen[:5] == [0, 1, 2, 3, 4], counter
+
+
 class Grows:
     """A key whose first hashing appends `extra` more elements to the list being counted."""
 

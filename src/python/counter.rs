@@ -14,7 +14,9 @@ use std::sync::Arc;
 use pyo3::exceptions::{PyKeyError, PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyGenericAlias, PyInt, PyIterator, PyList, PyTuple, PyType};
+use pyo3::types::{
+    PyBytes, PyDict, PyFrozenSet, PyGenericAlias, PyInt, PyIterator, PyList, PyRange, PySet, PyString, PyTuple, PyType,
+};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::engine::counter_dict::{AtomicCounterDict, Count, CountError};
@@ -184,6 +186,23 @@ impl PyAtomicCounterDict {
         }
         let rest: usize = LENGTH_HINT.import(elements.py(), "operator", "length_hint")?.call1((elements,))?.extract()?;
         Ok(rest <= chunk)
+    }
+
+    /// Whether `iterable` is a builtin container whose iteration runs no Python code (an exact
+    /// list, tuple, str, bytes, range, set, frozenset or dict). Only those are counted in
+    /// private chunks: a generator or any other iterator may read the counter between two
+    /// elements, and must then find every earlier element counted, as with Counter. (An
+    /// element's `__hash__` or `__eq__`, run while a chunk is counted, still sees the chunk's
+    /// earlier elements uncounted.)
+    fn runs_no_code_to_iterate(iterable: &Bound<'_, PyAny>) -> bool {
+        iterable.is_exact_instance_of::<PyList>()
+            || iterable.is_exact_instance_of::<PyTuple>()
+            || iterable.is_exact_instance_of::<PyString>()
+            || iterable.is_exact_instance_of::<PyBytes>()
+            || iterable.is_exact_instance_of::<PyRange>()
+            || iterable.is_exact_instance_of::<PySet>()
+            || iterable.is_exact_instance_of::<PyFrozenSet>()
+            || iterable.is_exact_instance_of::<PyDict>()
     }
 
     fn delete(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
@@ -371,7 +390,7 @@ impl PyAtomicCounterDict {
         };
         let exact_sequence = iterable.is_exact_instance_of::<PyList>() || iterable.is_exact_instance_of::<PyTuple>();
         let elements = iterable.try_iter()?;
-        if len.is_some_and(|n| n <= short) {
+        if len.is_some_and(|n| n <= short) || !Self::runs_no_code_to_iterate(iterable) {
             return self.count_each(&elements, sign);
         }
         let (sample, chunk) = (sample.max(1), chunk.max(1));
