@@ -5,6 +5,8 @@ guarantees and hostile elements (raising or Python-level ``__hash__``/``__eq__``
 from __future__ import annotations
 
 import collections.abc
+import copy
+import pickle
 import typing
 
 import pytest
@@ -357,3 +359,16 @@ def test_colliding_elements_stay_distinct():
     for i in range(0, 50, 2):
         s.remove(Collide(i, h=9))
     assert sorted(x.tag for x in s) == list(range(1, 50, 2))
+
+
+def test_a_pickled_or_copied_iterator_yields_the_rest_without_advancing_as_sets_does():
+    # Found by CPython's test_set (test_iterator_pickling): TypeError here.
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        ours, spec = iter(AtomicSet("abc")), iter(set("abc"))
+        first = next(ours)
+        next(spec)
+        restored = pickle.loads(pickle.dumps(ours, protocol))
+        assert type(restored) is type(pickle.loads(pickle.dumps(spec, protocol)))
+        assert sorted(restored) == sorted(set("abc") - {first})
+        assert sorted(copy.copy(ours)) == sorted(set("abc") - {first})
+        assert sorted(ours) == sorted(set("abc") - {first}), "pickling did not advance the iterator"

@@ -494,20 +494,27 @@ impl crate::python::views::ViewedMap for PyAtomicCounterDict {
     }
 }
 
-impl crate::python::slots::FastNext for PyCounterIterator {
-    fn next_item<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+impl PyCounterIterator {
+    /// The next item of `cursor` (this iterator's, or a fork of it), as this iterator yields it.
+    fn step<'py>(&self, py: Python<'py>, cursor: &Cursor) -> PyResult<Option<Bound<'py, PyAny>>> {
         let map = &self.counts.get().map;
         Ok(match self.kind {
-            IterKind::Keys => map.cursor_next_key(&self.cursor).map(|key| key.into_bound(py)),
-            IterKind::Values => match map.cursor_next_value(&self.cursor) {
+            IterKind::Keys => map.cursor_next_key(cursor).map(|key| key.into_bound(py)),
+            IterKind::Values => match map.cursor_next_value(cursor) {
                 Some(n) => Some(Count::get(&n).into_pyobject(py)?.into_any()),
                 None => None,
             },
-            IterKind::Items => match map.cursor_next_item(&self.cursor) {
+            IterKind::Items => match map.cursor_next_item(cursor) {
                 Some((key, n)) => Some((key.into_bound(py), Count::get(&n)).into_pyobject(py)?.into_any()),
                 None => None,
             },
         })
+    }
+}
+
+impl crate::python::slots::FastNext for PyCounterIterator {
+    fn next_item<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.step(py, &self.cursor)
     }
 }
 
@@ -519,6 +526,11 @@ impl PyCounterIterator {
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         crate::python::slots::FastNext::next_item(self, py)
+    }
+
+    /// As dict's iterators: `iter(list_of_the_items_not_yet_yielded)`, without advancing.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<crate::python::dict_iter::Reduced<'py>> {
+        crate::python::dict_iter::reduce_rest(py, &self.cursor, |fork| self.step(py, fork))
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {

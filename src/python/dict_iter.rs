@@ -9,7 +9,8 @@
 //! * **Retention.** The cursor holds no table, only one small record per migration since it
 //!   began (none past a `clear`): see `engine/dict/trail.rs`.
 //! * **Pickle and copy**, as dict's iterators: `__reduce__` gives `iter(list_of_the_rest)`,
-//!   computed on a fork of the cursor, so the iterator itself does not advance.
+//!   computed on a fork of the cursor, so the iterator itself does not advance ([`reduce_rest`],
+//!   which the set's and the counter dict's iterators use too).
 
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -89,21 +90,12 @@ impl PyDictIterator {
 
     /// As dict's iterators: `iter(list_of_the_items_not_yet_yielded)`, so that pickling or
     /// copying an iterator does not advance it.
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyList>,))> {
-        let rest = PyList::empty(py);
-        if let Some(dict) = self.dict(py) {
-            let fork = self.cursor.fork();
-            let mut n = 0u32;
-            while let Some(item) = self.step(py, dict.get().map(), &fork)? {
-                rest.append(item)?;
-                n = n.wrapping_add(1);
-                if n % 4096 == 0 {
-                    py.check_signals()?; // Ctrl-C while pickling a huge iterator
-                }
-            }
-        }
-        let iter = py.import(pyo3::intern!(py, "builtins"))?.getattr(pyo3::intern!(py, "iter"))?;
-        Ok((iter, (rest,)))
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Reduced<'py>> {
+        let dict = self.dict(py);
+        reduce_rest(py, &self.cursor, |fork| match &dict {
+            Some(dict) => self.step(py, dict.get().map(), fork),
+            None => Ok(None),
+        })
     }
 
     /// Visits the dict this iterator holds. Never pins, allocates or touches refcounts.
@@ -129,6 +121,31 @@ impl PyDictIterator {
             drop(unsafe { Bound::<PyAny>::from_owned_ptr(py, ptr) });
         }
     }
+}
+
+/// What an iterator's `__reduce__` returns: `(iter, (list_of_the_rest,))`.
+pub(crate) type Reduced<'py> = (Bound<'py, PyAny>, (Bound<'py, PyList>,));
+
+/// `__reduce__` of an iterator over `cursor` (the dict's, the set's, the counter dict's), as
+/// dict's iterators reduce: `iter(list_of_the_items_not_yet_yielded)`, the list made by `step`
+/// on a fork of the cursor, so that pickling or copying an iterator does not advance it.
+pub(crate) fn reduce_rest<'py>(
+    py: Python<'py>,
+    cursor: &Cursor,
+    mut step: impl FnMut(&Cursor) -> PyResult<Option<Bound<'py, PyAny>>>,
+) -> PyResult<Reduced<'py>> {
+    let rest = PyList::empty(py);
+    let fork = cursor.fork();
+    let mut n = 0u32;
+    while let Some(item) = step(&fork)? {
+        rest.append(item)?;
+        n = n.wrapping_add(1);
+        if n % 4096 == 0 {
+            py.check_signals()?; // Ctrl-C while pickling a huge iterator
+        }
+    }
+    let iter = py.import(pyo3::intern!(py, "builtins"))?.getattr(pyo3::intern!(py, "iter"))?;
+    Ok((iter, (rest,)))
 }
 
 /// The dict's views iterate through here (`views.rs`).

@@ -278,6 +278,14 @@ impl PySetIterator {
         crate::python::slots::FastNext::next_item(self, py)
     }
 
+    /// As set's iterators: `iter(list_of_the_elements_not_yet_yielded)`, without advancing.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<crate::python::dict_iter::Reduced<'py>> {
+        let set = &self.set.get().set;
+        crate::python::dict_iter::reduce_rest(py, &self.cursor, |fork| {
+            Ok(set.cursor_next_key(fork).map(|key| key.into_bound(py)))
+        })
+    }
+
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.set)
     }
