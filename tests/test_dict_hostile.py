@@ -218,6 +218,18 @@ def test_hash_is_called_once_per_operation(op):
     assert key.calls == 1
 
 
+@pytest.mark.parametrize("copy", [AtomicDict, lambda src: AtomicDict().update(src), lambda src: AtomicDict() | src])
+def test_copying_a_dict_hashes_each_key_once(copy):
+    # Found by CPython's test_dict (test_setdefault_atomic, test_setitem_atomic_at_resize):
+    # a dict source was read as source[key] for each key, hashing every key twice. (dict
+    # itself reuses its stored hashes: none; lockless cannot read them.)
+    key = CountingHash()
+    source = {key: "v"}
+    key.calls = 0
+    copy(source)
+    assert key.calls == 1
+
+
 def test_stored_key_is_never_hashed_again_across_growth_and_deletes():
     key = CountingHash()
     d = AtomicDict()

@@ -600,6 +600,16 @@ def test_repr_shows_self_reference_as_ellipsis():
     assert repr(ad) == "AtomicDict({1: {...}})"
 
 
+def test_a_view_stored_in_its_own_dict_reprs_as_ellipsis_as_dicts_does():
+    # Found by CPython's test_dictviews (test_recursive_repr): RecursionError here.
+    for make in (dict, AtomicDict):
+        values, items = make(), make()
+        values[42] = values.values()
+        items[42] = items.items()
+        assert "_values([...])}" in repr(values)
+        assert "_items([(42, ...)])}" in repr(items)
+
+
 def test_repr_of_nested_atomic_dicts():
     assert repr(AtomicDict(a=AtomicDict(b=1))) == "AtomicDict({'a': AtomicDict({'b': 1})})"
 

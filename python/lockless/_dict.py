@@ -182,7 +182,8 @@ def _update(target: AtomicDict[Any, Any], other: Any, kwargs: dict[str, Any] | N
     if isinstance(other, AtomicDictBase):
         other._copy_into(target)
     elif isinstance(other, dict):
-        _store_all(target, plain, dict.copy(other))  # a copy no other thread can change
+        # Items of a copy no other thread can change: each key hashed once, by the store.
+        _store_pairs(target, plain, dict.items(dict.copy(other)))
     elif hasattr(other, "keys"):
         _store_all(target, plain, other, other.keys())
     else:
@@ -196,17 +197,27 @@ def _update(target: AtomicDict[Any, Any], other: Any, kwargs: dict[str, Any] | N
             else:
                 _store(target, key, value)
     if kwargs:
-        _store_all(target, plain, kwargs)
+        _store_pairs(target, plain, kwargs.items())
 
 
-def _store_all(target: AtomicDict[Any, Any], plain: bool, source: Any, keys: Iterable[Any] | None = None) -> None:
-    """``target[key] = source[key]`` for each key of ``keys`` (default: of ``source``)."""
+def _store_all(target: AtomicDict[Any, Any], plain: bool, source: Any, keys: Iterable[Any]) -> None:
+    """``target[key] = source[key]`` for each key of ``keys``."""
     if plain:
-        for key in source if keys is None else keys:
+        for key in keys:
             target[key] = source[key]
     else:
-        for key in source if keys is None else keys:
+        for key in keys:
             _store(target, key, source[key])
+
+
+def _store_pairs(target: AtomicDict[Any, Any], plain: bool, pairs: Iterable[tuple[Any, Any]]) -> None:
+    """``target[key] = value`` for each pair."""
+    if plain:
+        for key, value in pairs:
+            target[key] = value
+    else:
+        for key, value in pairs:
+            _store(target, key, value)
 
 
 def _not_a_pair(i: int, element: Any) -> Exception:
@@ -219,6 +230,19 @@ def _not_a_pair(i: int, element: Any) -> Exception:
 
 def _add_counts(_key: Any, current: Any, new: int) -> int:
     return new if current is NOT_FOUND else current + new
+
+
+def _view_repr(view: _KeysView[Any] | _ValuesView[Any] | _ItemsView[Any, Any], kind: str) -> str:
+    """``AtomicDict_values([...])``; a view met again inside its own repr (stored in its dict)
+    shows as ``...``, as dict's views do."""
+    active = (id(view), threading.get_ident())
+    if active in _REPR_ACTIVE:
+        return "..."
+    _REPR_ACTIVE.add(active)
+    try:
+        return f"{type(view._mapping).__name__}_{kind}({list(view)!r})"
+    finally:
+        _REPR_ACTIVE.discard(active)
 
 
 class _KeysView(KeysView[_K]):
@@ -243,7 +267,7 @@ class _KeysView(KeysView[_K]):
         return reversed(list(self))
 
     def __repr__(self) -> str:
-        return f"{type(self._mapping).__name__}_keys({list(self)!r})"
+        return _view_repr(self, "keys")
 
 
 class _ValuesView(ValuesView[_V]):
@@ -269,7 +293,7 @@ class _ValuesView(ValuesView[_V]):
         return reversed(list(self))
 
     def __repr__(self) -> str:
-        return f"{type(self._mapping).__name__}_values({list(self)!r})"
+        return _view_repr(self, "values")
 
 
 class _ItemsView(ItemsView[_K, _V]):
@@ -298,7 +322,7 @@ class _ItemsView(ItemsView[_K, _V]):
         return found is not _MISSING and (found is value or found == value)
 
     def __repr__(self) -> str:
-        return f"{type(self._mapping).__name__}_items({list(self)!r})"
+        return _view_repr(self, "items")
 
 
 MutableMapping.register(AtomicDict)
