@@ -34,7 +34,7 @@ def _is_setlike(x: object) -> bool:
 
 
 # dict's key and item views, which compare with sets (and only with builtin sets and views).
-_DICT_VIEWS = (type({}.keys()), type({}.items()))
+_DICT_VIEWS: tuple[type[AbstractSet[Any]], ...] = (type({}.keys()), type({}.items()))
 
 
 def _comparable(x: object) -> bool:
@@ -47,7 +47,9 @@ def _frozen(x: Iterable[Any]) -> AbstractSet[Any]:
     """A set to compute with: builtin sets (and dict views, which then decide a comparison, as
     they do against a set) as they are, anything else (an AtomicSet, once iterated) as a
     frozenset."""
-    return x if isinstance(x, (set, frozenset, *_DICT_VIEWS)) else frozenset(x)  # type: ignore[return-value]
+    if isinstance(x, (set, frozenset)) or isinstance(x, _DICT_VIEWS):
+        return x
+    return frozenset(x)
 
 
 class AtomicSet(AtomicSetBase[_T]):
