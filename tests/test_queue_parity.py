@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import gc
 import itertools
+import pickle
 import queue
 import random
+import sys
 import threading
 import time
 import weakref
@@ -587,3 +589,18 @@ def test_put_reentering_from_a_finalizer_during_put_and_get(make_reentrant):
         if results[-1] >= n:
             break
     assert results == list(range(n + 1))
+
+
+def test_the_shutdown_exception_is_importable_from_lockless_and_pickles():
+    # Found by ft_utils' queue tests, adapted, on the GIL build (3.11): the class AtomicQueue
+    # raised there (lockless's own, before 3.13) could not be imported by name, nor pickled.
+    from lockless import ShutDown
+
+    assert ShutDown is SHUTDOWN and issubclass(ShutDown, Exception)
+    if sys.version_info >= (3, 13):
+        assert ShutDown is queue.ShutDown
+    q = AtomicQueue()
+    q.shutdown()
+    with pytest.raises(ShutDown) as raised:
+        q.get_nowait()
+    assert type(pickle.loads(pickle.dumps(raised.value))) is ShutDown

@@ -10,14 +10,15 @@
 * :class:`AtomicRef` -- an atomic reference to any object (Java's ``AtomicReference``).
 * :class:`AtomicCounter` -- a striped counter for hot increments (Java's ``LongAdder``).
 * :class:`AtomicQueue` -- a lock-free multi-producer multi-consumer FIFO, a drop-in
-  ``queue.Queue``.
+  ``queue.Queue``. :class:`ShutDown` is what it raises after ``shutdown()``:
+  ``queue.ShutDown`` from Python 3.13, a class of lockless's own before.
 
 Every type is safe to share between threads without a lock, on the free-threaded build
 (``python3.13t``) and on the regular GIL build alike. See ``docs/consistency.md`` for the
 exact guarantees.
 """
 
-from lockless._lockless import AtomicCounter, AtomicDictIterator, AtomicInt, AtomicQueue, AtomicRef
+from lockless._lockless import AtomicCounter, AtomicDictIterator, AtomicInt, AtomicQueue, AtomicRef, ShutDown
 from lockless._lockless import __version__ as __version__
 
 from lockless._dict import NOT_FOUND, AtomicDict
@@ -34,4 +35,5 @@ __all__ = [
     "AtomicQueue",
     "AtomicRef",
     "AtomicSet",
+    "ShutDown",
 ]

@@ -9,6 +9,7 @@ Progress guarantees used below:
 Nothing here takes a lock, and every operation of AtomicInt and AtomicRef is linearizable.
 """
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from fractions import Fraction
@@ -510,6 +511,12 @@ class AtomicDictBase(Generic[_K, _V]):
         atomically, with ``fn(key, current_or_NOT_FOUND, combined)`` (NOT_FOUND deletes). So
         ``fn`` should be associative (a sum, a max, a union). Each key's merge is atomic; the
         batch as a whole is not. ``fn`` may run more than once per merge."""
+
+if sys.version_info >= (3, 13):
+    from queue import ShutDown as ShutDown
+else:
+    class ShutDown(Exception):
+        """Raised by put and get on a shut-down AtomicQueue (queue.ShutDown from Python 3.13)."""
 
 @final
 class AtomicQueue(Generic[_T]):

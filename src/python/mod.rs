@@ -46,6 +46,7 @@ fn _lockless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dict::NotFoundType>()?;
     m.add("NOT_FOUND", dict::not_found(m.py()))?;
     m.add_class::<queue::PyAtomicQueue>()?;
+    m.setattr("ShutDown", queue::shut_down_type(m.py())?)?;
     m.add_class::<set::PyAtomicSet>()?;
     m.add_class::<set::PySetIterator>()?;
     m.add_class::<counter::PyAtomicCounterDict>()?;

@@ -60,9 +60,10 @@ fn full(py: Python<'_>) -> PyErr {
     }
 }
 
-/// `queue.ShutDown` (Python 3.13+); before 3.13, a class of our own of the same name.
-fn shut_down(py: Python<'_>) -> PyErr {
-    let ty = SHUT_DOWN.get_or_try_init(py, || -> PyResult<Py<PyType>> {
+/// The class of [`shut_down`]'s error, exported as `lockless.ShutDown`: `queue.ShutDown`
+/// (Python 3.13+); before 3.13, a class of our own of the same name.
+pub(crate) fn shut_down_type(py: Python<'_>) -> PyResult<&Py<PyType>> {
+    SHUT_DOWN.get_or_try_init(py, || -> PyResult<Py<PyType>> {
         let queue = py.import("queue")?;
         match queue.getattr("ShutDown") {
             Ok(ty) => Ok(ty.cast_into::<PyType>()?.unbind()),
@@ -74,8 +75,12 @@ fn shut_down(py: Python<'_>) -> PyErr {
                 None,
             )?),
         }
-    });
-    match ty {
+    })
+}
+
+/// The error of a put or get refused after shutdown.
+fn shut_down(py: Python<'_>) -> PyErr {
+    match shut_down_type(py) {
         Ok(ty) => PyErr::from_type(ty.bind(py).clone(), ()),
         Err(e) => e,
     }
