@@ -14,20 +14,19 @@ use std::sync::Arc;
 use pyo3::exceptions::{PyKeyError, PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{
-    PyBytes, PyDict, PyFrozenSet, PyGenericAlias, PyInt, PyIterator, PyList, PyRange, PySet, PyString, PyTuple, PyType,
-};
+use pyo3::types::{PyDict, PyGenericAlias, PyInt, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::engine::counter_dict::{AtomicCounterDict, Count, CountError};
 use crate::engine::dict::{Cursor, KeyHash};
+use crate::python::counter_update;
 use crate::python::dict_iter::IterKind;
 use crate::python::gc::{release_dropped_table, traverse_table};
 use crate::python::handle::PyHandle;
 use crate::python::key::{builtin_eq_for, builtin_key_hash, eq_for, key_hash, keyed, Fail};
 use crate::python::thread_handles::{map_for_new, new_handle};
 
-type Counts = AtomicCounterDict<PyHandle>;
+pub(crate) type Counts = AtomicCounterDict<PyHandle>;
 
 /// The compiled base of `lockless.AtomicCounterDict`; use `lockless.AtomicCounterDict`.
 #[pyclass(name = "AtomicCounterDictBase", module = "lockless", subclass, frozen, weakref, mapping)]
@@ -41,16 +40,6 @@ pub(crate) struct PyAtomicCounterDict {
     /// to the GC (as for the dict's handles).
     origin: Option<Py<PyAtomicCounterDict>>,
 }
-
-// `update`'s batching (`_count_all`): a list or tuple of at most `SHORT` elements is added one
-// by one; otherwise the first `SAMPLE` elements are counted privately, and if most were distinct
-// the rest are added one by one, if not they are counted privately `CHUNK` at a time. `CHUNK` is
-// large enough that the shared adds (one per distinct key per chunk) cost little beside the
-// counting, and small enough to bound the private dict (tens of MB at most) and to keep counts
-// appearing while a long iterator is read.
-const SHORT: usize = 64;
-const SAMPLE: usize = 1 << 12;
-const CHUNK: usize = 1 << 20;
 
 /// A count given by the caller: an int (bool included, as it is an int) within `i64`.
 fn count_arg(n: &Bound<'_, PyAny>) -> PyResult<i64> {
@@ -73,7 +62,7 @@ fn small_int(n: i64) -> Py<PyAny> {
     n.into_pyobject(py).expect("small ints convert").into_any().unbind()
 }
 
-fn overflow() -> PyErr {
+pub(crate) fn overflow() -> PyErr {
     PyOverflowError::new_err("AtomicCounterDict count would leave the signed 64-bit range")
 }
 
@@ -83,6 +72,24 @@ fn count_fail(err: CountError<Fail>) -> Fail {
         CountError::Key(fail) => fail,
         CountError::Overflow => Fail::Py(overflow()),
     }
+}
+
+/// Adds `n` to `key`'s count in `map` (inserting it at 0 first): the counts before and after.
+/// An exact str or int key that meets no stored key of another type is decided without Python
+/// code; any other goes the general way.
+pub(crate) fn add_to(map: &Counts, key: &Bound<'_, PyAny>, n: i64) -> PyResult<(i64, i64)> {
+    if let Some(counts) = builtin_add_to(map, key, n) {
+        return Ok(counts);
+    }
+    let hash = key_hash(map, key)?;
+    keyed(map, key, hash, |k| map.add_count(hash, &PyHandle::lend(key), eq_for(key, k), n).map_err(count_fail))
+}
+
+/// [`add_to`]'s path without Python code (see [`PyAtomicCounterDict::builtin_add`]).
+#[inline]
+fn builtin_add_to(map: &Counts, key: &Bound<'_, PyAny>, n: i64) -> Option<(i64, i64)> {
+    let hash = builtin_key_hash(map, key)?;
+    map.add_count(hash, &PyHandle::lend(key), builtin_eq_for(key), n).ok()
 }
 
 impl PyAtomicCounterDict {
@@ -121,88 +128,7 @@ impl PyAtomicCounterDict {
     /// overflow (both change nothing: the general path decides, and raises).
     #[inline]
     pub(crate) fn builtin_add(&self, key: &Bound<'_, PyAny>, n: i64) -> Option<(i64, i64)> {
-        let hash = builtin_key_hash(&self.map, key)?;
-        self.map.add_count(hash, &PyHandle::lend(key), builtin_eq_for(key), n).ok()
-    }
-
-    /// Adds `sign` for each element `elements` yields, one by one.
-    fn count_each(&self, elements: &Bound<'_, PyIterator>, sign: i64) -> PyResult<()> {
-        for key in elements.clone() {
-            self.add_n(&key?, sign)?;
-        }
-        Ok(())
-    }
-
-    /// Counts the next `n` elements (or fewer, if `elements` ends; all that remain if `n` is
-    /// `None`) in a private mapping, then adds `sign` times each key's sum, also when counting
-    /// raised (for what was counted before it). Returns how many elements were counted and how
-    /// many distinct keys they had.
-    ///
-    /// The private mapping is a plain dict, tracked by the cycle collector from the start. A new
-    /// dict is untracked, and CPython then checks each key and value stored in it for whether it
-    /// must become tracked: 28 instructions per counted element (callgrind), which a tracked one
-    /// skips. (A `collections.Counter` is tracked from birth too, but with it two threads
-    /// counting words ran 10%-35% slower from their second run in a process on, not traced.)
-    fn count_chunk(&self, elements: &Bound<'_, PyIterator>, n: Option<usize>, sign: i64) -> PyResult<(usize, usize)> {
-        static COUNT_ELEMENTS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        static ISLICE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let py = elements.py();
-        let counts = PyDict::new(py);
-        // SAFETY: `counts` is a live, empty dict that no other code has seen yet, and
-        // PyObject_GC_Track is called only if it is not tracked already (which it requires).
-        // A full collection may untrack it again (its contents are not containers): then only
-        // the saving is lost.
-        unsafe {
-            if pyo3::ffi::PyObject_GC_IsTracked(counts.as_ptr()) == 0 {
-                pyo3::ffi::PyObject_GC_Track(counts.as_ptr().cast());
-            }
-        }
-        let count_elements = COUNT_ELEMENTS.import(py, "collections", "_count_elements")?;
-        let counting = match n {
-            Some(n) => count_elements.call1((&counts, ISLICE.import(py, "itertools", "islice")?.call1((elements, n))?)),
-            None => count_elements.call1((&counts, elements)),
-        };
-        // A snapshot of the pairs: an `__eq__` run by `add_n` cannot change what is iterated.
-        let pairs = counts.items();
-        let mut counted = 0;
-        for pair in pairs.iter() {
-            let (key, count): (Bound<'_, PyAny>, usize) = pair.extract()?;
-            counted += count; // at most `n` in all
-            let n = i64::try_from(count).ok().and_then(|c| c.checked_mul(sign)).ok_or_else(overflow)?;
-            self.add_n(&key, n)?;
-        }
-        counting?;
-        Ok((counted, pairs.len()))
-    }
-
-    /// Whether the rest of an exact list's or tuple's iterator fits one chunk: then it is
-    /// counted without `islice` (40 instructions per element), as the chunk's bound holds anyway.
-    /// Only for exact lists and tuples, whose iterators' length hints are C code and exact (a
-    /// list that grows meanwhile yields more: that chunk is then larger).
-    fn rest_fits(elements: &Bound<'_, PyIterator>, exact_sequence: bool, chunk: usize) -> PyResult<bool> {
-        static LENGTH_HINT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        if !exact_sequence {
-            return Ok(false);
-        }
-        let rest: usize = LENGTH_HINT.import(elements.py(), "operator", "length_hint")?.call1((elements,))?.extract()?;
-        Ok(rest <= chunk)
-    }
-
-    /// Whether `iterable` is a builtin container whose iteration runs no Python code (an exact
-    /// list, tuple, str, bytes, range, set, frozenset or dict). Only those are counted in
-    /// private chunks: a generator or any other iterator may read the counter between two
-    /// elements, and must then find every earlier element counted, as with Counter. (An
-    /// element's `__hash__` or `__eq__`, run while a chunk is counted, still sees the chunk's
-    /// earlier elements uncounted.)
-    fn runs_no_code_to_iterate(iterable: &Bound<'_, PyAny>) -> bool {
-        iterable.is_exact_instance_of::<PyList>()
-            || iterable.is_exact_instance_of::<PyTuple>()
-            || iterable.is_exact_instance_of::<PyString>()
-            || iterable.is_exact_instance_of::<PyBytes>()
-            || iterable.is_exact_instance_of::<PyRange>()
-            || iterable.is_exact_instance_of::<PySet>()
-            || iterable.is_exact_instance_of::<PyFrozenSet>()
-            || iterable.is_exact_instance_of::<PyDict>()
+        builtin_add_to(&self.map, key, n)
     }
 
     fn delete(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
@@ -372,43 +298,13 @@ impl PyAtomicCounterDict {
     }
 
     /// Adds `sign` (1 or -1) for every element of `iterable`, each key atomically (an error
-    /// stops there, keeping what was counted before it). `update` and `subtract` call it.
-    ///
-    /// Counting words, most elements repeat a key already seen: such an iterable is counted
-    /// chunk by chunk, each chunk first in a private dict (by `collections._count_elements`,
-    /// `Counter.update`'s own loop, which writes nothing shared), then each distinct key's sum
-    /// is added in one atomic step, in order of first occurrence. Threads counting at once then
-    /// share one write per key per chunk, not one per element. Where that would save little (a
-    /// list or tuple of at most `short` elements, or when most of the first `sample` elements
-    /// are distinct), elements are added one by one instead. The rest of an exact list or tuple
-    /// that fits one chunk is counted in one go (see `rest_fits`). The keywords are for tests.
-    #[pyo3(signature = (iterable, sign, /, *, short = SHORT, sample = SAMPLE, chunk = CHUNK))]
+    /// stops there, keeping what was counted before it): see `counter_update.rs`. `update` and
+    /// `subtract` call it. The keywords are for tests.
+    #[pyo3(signature = (
+        iterable, sign, /, *, short = counter_update::SHORT, sample = counter_update::SAMPLE, chunk = counter_update::CHUNK
+    ))]
     fn _count_all(&self, iterable: &Bound<'_, PyAny>, sign: i64, short: usize, sample: usize, chunk: usize) -> PyResult<()> {
-        let len = match iterable.cast::<PyList>() {
-            Ok(list) => Some(list.len()),
-            Err(_) => iterable.cast::<PyTuple>().ok().map(|t| t.len()),
-        };
-        let exact_sequence = iterable.is_exact_instance_of::<PyList>() || iterable.is_exact_instance_of::<PyTuple>();
-        let elements = iterable.try_iter()?;
-        if len.is_some_and(|n| n <= short) || !Self::runs_no_code_to_iterate(iterable) {
-            return self.count_each(&elements, sign);
-        }
-        let (sample, chunk) = (sample.max(1), chunk.max(1));
-        let (counted, distinct) = self.count_chunk(&elements, Some(sample), sign)?;
-        if counted < sample {
-            return Ok(());
-        }
-        if 2 * distinct > counted {
-            return self.count_each(&elements, sign);
-        }
-        loop {
-            if Self::rest_fits(&elements, exact_sequence, chunk)? {
-                return self.count_chunk(&elements, None, sign).map(drop);
-            }
-            if self.count_chunk(&elements, Some(chunk), sign)?.0 < chunk {
-                return Ok(());
-            }
-        }
+        counter_update::count_all(self, iterable, sign, short, sample, chunk)
     }
 
     /// Adds `sign * n` for every `(key, n)` of `pairs`, each atomically. Every count is checked

@@ -5,6 +5,7 @@ mod atomic_counter;
 mod atomic_int;
 mod atomic_ref;
 mod counter;
+mod counter_update;
 mod dict;
 mod dict_iter;
 mod errors;
