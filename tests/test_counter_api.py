@@ -203,6 +203,26 @@ def test_a_generator_that_reads_the_counter_sees_every_element_before_counted_as
         assert c["w"] == 2000 and seen[:5] == [0, 1, 2, 3, 4], counter
 
 
+class Hashes:
+    """A key that counts the calls of its __hash__."""
+
+    calls = 0
+
+    def __hash__(self) -> int:
+        Hashes.calls += 1
+        return 12345
+
+
+@pytest.mark.parametrize("small", [True, False], ids=["small_batches", "default_batches"])
+def test_each_element_is_hashed_once_as_by_counter(small):
+    # Found by differential fuzzing against Counter: counting a chunk privately, then adding
+    # each key's sum, hashed every distinct key once more.
+    key = Hashes()
+    Hashes.calls = 0
+    count_with(AtomicCounterDict(), [key] * 100, 1, small)
+    assert Hashes.calls == 100
+
+
 class Grows:
     """A key whose first hashing appends `extra` more elements to the list being counted."""
 

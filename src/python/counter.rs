@@ -87,7 +87,12 @@ pub(crate) fn add_to(map: &Counts, key: &Bound<'_, PyAny>, n: i64) -> PyResult<(
             return Ok(counts);
         }
     }
-    let hash = key_hash(map, key)?;
+    add_hashed(map, key, key_hash(map, key)?, n)
+}
+
+/// [`add_to`]'s general path, for a key whose hash the caller has (`update` merging a private
+/// table's sums: its stored hashes, so that no key is hashed twice).
+pub(crate) fn add_hashed(map: &Counts, key: &Bound<'_, PyAny>, hash: KeyHash, n: i64) -> PyResult<(i64, i64)> {
     keyed(map, key, hash, |k| map.add_count(hash, &PyHandle::lend(key), eq_for(key, k), n).map_err(count_fail))
 }
 

@@ -19,7 +19,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyFrozenSet, PyIterator, PyList, PyRange, PySet, PyString, PyTuple};
 
-use crate::python::counter::{add_to, Counts, PyAtomicCounterDict};
+use crate::python::counter::{add_hashed, add_to, Counts, PyAtomicCounterDict};
 
 /// Lists and tuples of at most this many elements are added one by one.
 pub(crate) const SHORT: usize = 64;
@@ -100,11 +100,12 @@ fn count_chunk(counts: &Counts, elements: &Bound<'_, PyIterator>, n: usize, sign
     }
     let mut distinct = 0;
     let cursor = private.cursor();
-    while let Some((key, sum)) = private.cursor_next_item(&cursor) {
+    // With the hash the private table stored: each element was hashed once, as by Counter.
+    while let Some((hash, key, sum)) = private.cursor_next(&cursor) {
         distinct += 1;
         // At most `n` elements each: the product fits unless `n` is near i64's range.
         let add = sum.get().checked_mul(sign).ok_or_else(crate::python::counter::overflow)?;
-        add_to(counts, &key.bind(elements.py()), add)?;
+        add_hashed(counts, &key.bind(elements.py()), hash, add)?;
     }
     counting.map(|()| (counted, distinct))
 }
