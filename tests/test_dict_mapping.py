@@ -677,3 +677,28 @@ def test_subclass_instances_take_attributes_and_methods():
     assert n.total() == 3
     assert n == {"a": 1, "b": 2}
     assert type(n.copy()) in (Named, AtomicDict)
+
+
+class EqRaises:
+    """Equal to nothing: its __eq__ raises (a hash of its own, so only a collision calls it)."""
+
+    def __hash__(self) -> int:
+        return 7
+
+    def __eq__(self, other: object) -> bool:
+        raise ArithmeticError("eq")
+
+
+@pytest.mark.parametrize("make", [dict, AtomicDict])
+def test_views_subtract_and_xor_an_iterable_as_dicts_views_do(make):
+    # Found by differential fuzzing against dict: the views used collections.abc.Set's
+    # operators, which first make a set of the other operand, comparing its elements with
+    # each other (a raising __eq__ raised where dict's views only hash them).
+    d = make({1: "a"})
+    other = [EqRaises(), EqRaises()]
+    assert d.keys() - other == {1}
+    assert d.items() - [(EqRaises(), 1)] == {(1, "a")}
+    with pytest.raises(ArithmeticError):
+        other - d.keys()  # set(other) compares its two elements, for dict's views too
+    assert (d.keys() ^ [2, 3]) == {1, 2, 3} and ([2, 1] ^ d.keys()) == {2}
+    assert type(d.keys() - [1]) is set and type([1] - d.keys()) is set

@@ -19,6 +19,7 @@ from operator import itemgetter
 from types import GenericAlias, MappingProxyType
 from typing import Any, TypeVar
 
+from lockless._viewops import DictViewOps
 from lockless._lockless import AtomicCounterDictBase, _compiled_views, _own_methods
 
 __all__ = ["AtomicCounterDict"]
@@ -289,7 +290,7 @@ def _and(a: Any, b: Any) -> AtomicCounterDict[Any]:
     return _new(pairs())
 
 
-class _KeysView(KeysView[_K]):
+class _KeysView(DictViewOps, KeysView[_K]):
     __slots__ = ()
     _mapping: AtomicCounterDict[_K]
 
@@ -339,7 +340,7 @@ class _ValuesView(ValuesView[int]):
         return f"{type(self._mapping).__name__}_values({list(self)!r})"
 
 
-class _ItemsView(ItemsView[_K, int]):
+class _ItemsView(DictViewOps, ItemsView[_K, int]):
     __slots__ = ()
     _mapping: AtomicCounterDict[_K]
 

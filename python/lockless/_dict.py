@@ -23,6 +23,7 @@ from collections.abc import (
 from types import GenericAlias, MappingProxyType
 from typing import Any, TypeVar
 
+from lockless._viewops import DictViewOps
 from lockless._lockless import NOT_FOUND, AtomicDictBase, _compiled_views, _own_methods
 
 __all__ = ["AtomicDict", "NOT_FOUND"]
@@ -245,7 +246,7 @@ def _view_repr(view: _KeysView[Any] | _ValuesView[Any] | _ItemsView[Any, Any], k
         _REPR_ACTIVE.discard(active)
 
 
-class _KeysView(KeysView[_K]):
+class _KeysView(DictViewOps, KeysView[_K]):
     __slots__ = ()
     _mapping: AtomicDict[_K, Any]
 
@@ -296,7 +297,7 @@ class _ValuesView(ValuesView[_V]):
         return _view_repr(self, "values")
 
 
-class _ItemsView(ItemsView[_K, _V]):
+class _ItemsView(DictViewOps, ItemsView[_K, _V]):
     __slots__ = ()
     _mapping: AtomicDict[_K, _V]
 
