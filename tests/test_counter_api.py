@@ -98,6 +98,20 @@ def test_a_result_outside_int64_raises_overflow_and_leaves_the_count_unchanged()
     assert "x" not in c and "y" not in c
 
 
+def test_subtracting_the_least_int64_works_where_the_result_fits():
+    # Found by differential fuzzing against Counter: the count to subtract was negated first,
+    # and -(-2**63) does not fit an int64 though -1 - (-2**63) does.
+    c = AtomicCounterDict(a=-1, b=I64_MIN, c=0)
+    c.subtract({"a": I64_MIN, "b": I64_MIN})
+    assert c["a"] == I64_MAX and c["b"] == 0
+    c["b"] = I64_MIN
+    c -= AtomicCounterDict(b=I64_MIN)  # keeps only positive counts, as Counter's -=
+    assert "b" not in c
+    with pytest.raises(OverflowError):
+        c.subtract({"c": I64_MIN})  # 0 - (-2**63) does not fit
+    assert c["c"] == 0
+
+
 @pytest.mark.parametrize("bad", ["1", 1.0, None, [1], 1j])
 def test_a_non_int_count_raises_type_error_and_changes_nothing(bad):
     c = AtomicCounterDict(a=1)

@@ -121,6 +121,22 @@ impl PyAtomicCounterDict {
         })
     }
 
+    /// Subtracts `i64::MIN` from `key`'s count, one compare-and-set: `add_n` cannot, as the
+    /// negated count does not fit an `i64`, though the result does for every negative count.
+    fn subtract_least(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        let hash = self.hash(key)?;
+        loop {
+            let old = self.lookup(key)?.unwrap_or(0);
+            let new = old.checked_sub(i64::MIN).ok_or_else(overflow)?;
+            let set = keyed(&self.map, key, hash, |k| {
+                self.map.compare_and_set_count(hash, &PyHandle::lend(key), eq_for(key, k), old, new)
+            })?;
+            if set {
+                return Ok(());
+            }
+        }
+    }
+
     /// `self[key]` (0 if missing) for an exact str or int key that meets no stored key of another
     /// type, decided without Python code; `None` for every other call (the general path decides).
     #[inline]
@@ -326,11 +342,14 @@ impl PyAtomicCounterDict {
         let mut checked = Vec::new();
         for pair in pairs.try_iter()? {
             let (key, n): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
-            let n = count_arg(&n)?.checked_mul(sign).ok_or_else(overflow)?;
-            checked.push((key, n));
+            checked.push((key, count_arg(&n)?));
         }
         for (key, n) in checked {
-            self.add_n(&key, n)?;
+            match n.checked_mul(sign) {
+                Some(n) => self.add_n(&key, n).map(drop)?,
+                // Subtracting i64::MIN, whose negation does not fit: see `subtract_least`.
+                None => self.subtract_least(&key)?,
+            }
         }
         Ok(())
     }
