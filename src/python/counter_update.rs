@@ -83,7 +83,10 @@ fn count_each(counts: &Counts, elements: &Bound<'_, PyIterator>, sign: i64) -> P
 
 /// Counts the next `n` elements (fewer if `elements` ends) in a private table, then adds `sign`
 /// times each key's sum to `counts`, also when counting raised (for what was counted before
-/// it). Returns how many elements were counted and how many distinct keys they had.
+/// it). Returns how many elements were counted and how many distinct keys they had. An error
+/// while the sums are added (a count leaving `i64`, an `__eq__` raising against a stored key)
+/// stops there: the sums of keys first met before the failing one are added, the rest not, so
+/// later elements of the chunk may be counted (unlike Counter; see docs/consistency.md).
 fn count_chunk(counts: &Counts, elements: &Bound<'_, PyIterator>, n: usize, sign: i64) -> PyResult<(usize, usize)> {
     let private = Counts::new();
     let mut counted = 0;
