@@ -604,3 +604,13 @@ def test_the_shutdown_exception_is_importable_from_lockless_and_pickles():
     with pytest.raises(ShutDown) as raised:
         q.get_nowait()
     assert type(pickle.loads(pickle.dumps(raised.value))) is ShutDown
+
+
+@pytest.mark.skipif(not HAS_SHUTDOWN, reason="queue.Queue.shutdown is new in Python 3.13")
+@pytest.mark.parametrize("immediate", [1, "yes", None, 0, ""])
+def test_shutdown_takes_immediate_by_truth_value_as_queue_queue_does(immediate):
+    # Found by differential fuzzing against queue.Queue: only a real bool was accepted.
+    for q in (queue.Queue(), AtomicQueue()):
+        q.put(1)
+        q.shutdown(immediate)
+        assert q.qsize() == (0 if immediate else 1)

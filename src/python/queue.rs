@@ -29,7 +29,7 @@ pub(crate) struct PyAtomicQueue {
     maxsize: i64,
 }
 
-/// A boolean argument taken by truth value, as `queue.Queue` takes `block`.
+/// A boolean argument taken by truth value, as `queue.Queue` takes `block` and `immediate`.
 struct Truthy(bool);
 
 impl<'a, 'py> FromPyObject<'a, 'py> for Truthy {
@@ -297,10 +297,10 @@ impl PyAtomicQueue {
     /// Shuts the queue down: puts raise ShutDown; gets raise ShutDown once the queue is empty
     /// (at once with `immediate`, which removes the items left and marks their tasks done).
     /// Wakes every blocked caller.
-    #[pyo3(signature = (immediate = false))]
-    fn shutdown(&self, py: Python<'_>, immediate: bool) {
+    #[pyo3(signature = (immediate = Truthy(false)), text_signature = "($self, immediate=False)")]
+    fn shutdown(&self, py: Python<'_>, immediate: Truthy) {
         let mut discarded = Vec::new();
-        self.inner.shutdown(immediate, |item| discarded.push(item));
+        self.inner.shutdown(immediate.0, |item| discarded.push(item));
         drop(discarded); // released after the engine call (a __del__ may use the queue)
         let _ = py;
     }
