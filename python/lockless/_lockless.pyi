@@ -349,7 +349,8 @@ class AtomicRef(Generic[_T]):
         once."""
     def __class_getitem__(cls, item: Any) -> GenericAlias:
         """``AtomicRef[T]`` for annotations."""
-    def __reduce__(self) -> tuple[type[AtomicRef[_T]], tuple[_T]]: ...
+    def __reduce__(self) -> tuple[type[AtomicRef[_T]], tuple[()], _T]: ...
+    def __setstate__(self, value: _T, /) -> None: ...
 
 @final
 class AtomicCounter:

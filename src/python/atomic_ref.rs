@@ -136,10 +136,17 @@ impl PyAtomicRef {
         Ok(format!("AtomicRef({})", value.repr()?))
     }
 
+    /// `(AtomicRef, (), value)`: the value is state, set by `__setstate__` once the ref exists,
+    /// so a ref in a cycle with its value (`r.set(r)`) pickles and deep-copies, as a list does.
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
-        let value = slf.get().get(slf.py());
-        let args = PyTuple::new(slf.py(), [value])?;
-        PyTuple::new(slf.py(), [slf.get_type().into_any(), args.into_any()])
+        let py = slf.py();
+        let value = slf.get().get(py);
+        PyTuple::new(py, [slf.get_type().into_any(), PyTuple::empty(py).into_any(), value])
+    }
+
+    /// Restores the value `__reduce__` saved (pickle and copy call it).
+    fn __setstate__(&self, value: &Bound<'_, PyAny>) {
+        self.set(value);
     }
 
     /// `AtomicRef[T]`, for type annotations.
