@@ -10,8 +10,15 @@ effects the two differ; the views follow dict's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+
+def _updated(left: Iterable[Any], update: Callable[[set[Any], Iterable[Any]], None], right: Iterable[Any]) -> set[Any]:
+    """A set of ``left``'s elements, then ``update(it, right)``: how dict's views compute."""
+    result = set(left)
+    update(result, right)
+    return result
 
 
 class DictViewOps:
@@ -20,21 +27,13 @@ class DictViewOps:
     __slots__ = ()
 
     def __sub__(self, other: Iterable[Any]) -> set[Any]:
-        result: set[Any] = set(self)  # type: ignore[call-overload]  # self is a view: iterable
-        result.difference_update(other)
-        return result
+        return _updated(self, set.difference_update, other)  # type: ignore[arg-type]  # a view
 
     def __rsub__(self, other: Iterable[Any]) -> set[Any]:
-        result = set(other)
-        result.difference_update(self)  # type: ignore[arg-type]
-        return result
+        return _updated(other, set.difference_update, self)  # type: ignore[arg-type]
 
     def __xor__(self, other: Iterable[Any]) -> set[Any]:
-        result: set[Any] = set(self)  # type: ignore[call-overload]
-        result.symmetric_difference_update(other)
-        return result
+        return _updated(self, set.symmetric_difference_update, other)  # type: ignore[arg-type]
 
     def __rxor__(self, other: Iterable[Any]) -> set[Any]:
-        result = set(other)
-        result.symmetric_difference_update(self)  # type: ignore[arg-type]
-        return result
+        return _updated(other, set.symmetric_difference_update, self)  # type: ignore[arg-type]

@@ -79,7 +79,7 @@ fn count_fail(err: CountError<Fail>) -> Fail {
 /// code; any other goes the general way.
 pub(crate) fn add_to(map: &Counts, key: &Bound<'_, PyAny>, n: i64) -> PyResult<(i64, i64)> {
     if let Some(hash) = builtin_key_hash(map, key) {
-        // `builtin_add_to`'s call, with an `eq` closure of its own type: `c.add(k)`'s fastcall
+        // `builtin_add`'s call, with an `eq` closure of its own type: `c.add(k)`'s fastcall
         // path then stays the only caller of its instance of `add_count`, which LLVM inlines
         // there only while that holds (a shared instance cost each `c.add(k)` 40 instructions).
         let mut eq = builtin_eq_for(key);
@@ -96,13 +96,6 @@ pub(crate) fn add_hashed(map: &Counts, key: &Bound<'_, PyAny>, hash: KeyHash, n:
     keyed(map, key, hash, |k| map.add_count(hash, &PyHandle::lend(key), eq_for(key, k), n).map_err(count_fail))
 }
 
-/// [`PyAtomicCounterDict::builtin_add`].
-#[inline]
-fn builtin_add_to(map: &Counts, key: &Bound<'_, PyAny>, n: i64) -> Option<(i64, i64)> {
-    let hash = builtin_key_hash(map, key)?;
-    map.add_count(hash, &PyHandle::lend(key), builtin_eq_for(key), n).ok()
-}
-
 impl PyAtomicCounterDict {
     fn hash(&self, key: &Bound<'_, PyAny>) -> PyResult<KeyHash> {
         key_hash(&self.map, key)
@@ -115,10 +108,7 @@ impl PyAtomicCounterDict {
 
     /// Adds `n` to `key`'s count (inserting it at 0 first); the counts before and after.
     pub(crate) fn add_n(&self, key: &Bound<'_, PyAny>, n: i64) -> PyResult<(i64, i64)> {
-        let hash = self.hash(key)?;
-        keyed(&self.map, key, hash, |k| {
-            self.map.add_count(hash, &PyHandle::lend(key), eq_for(key, k), n).map_err(count_fail)
-        })
+        add_hashed(&self.map, key, self.hash(key)?, n)
     }
 
     /// Subtracts `i64::MIN` from `key`'s count, one compare-and-set: `add_n` cannot, as the
@@ -126,7 +116,7 @@ impl PyAtomicCounterDict {
     fn subtract_least(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
         let hash = self.hash(key)?;
         loop {
-            let old = self.lookup(key)?.unwrap_or(0);
+            let old = keyed(&self.map, key, hash, |k| self.map.count(hash, eq_for(key, k)))?;
             let new = old.checked_sub(i64::MIN).ok_or_else(overflow)?;
             let set = keyed(&self.map, key, hash, |k| {
                 self.map.compare_and_set_count(hash, &PyHandle::lend(key), eq_for(key, k), old, new)
@@ -155,7 +145,8 @@ impl PyAtomicCounterDict {
     /// overflow (both change nothing: the general path decides, and raises).
     #[inline]
     pub(crate) fn builtin_add(&self, key: &Bound<'_, PyAny>, n: i64) -> Option<(i64, i64)> {
-        builtin_add_to(&self.map, key, n)
+        let hash = builtin_key_hash(&self.map, key)?;
+        self.map.add_count(hash, &PyHandle::lend(key), builtin_eq_for(key), n).ok()
     }
 
     fn delete(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
@@ -331,7 +322,7 @@ impl PyAtomicCounterDict {
         iterable, sign, /, *, short = counter_update::SHORT, sample = counter_update::SAMPLE, chunk = counter_update::CHUNK
     ))]
     fn _count_all(&self, iterable: &Bound<'_, PyAny>, sign: i64, short: usize, sample: usize, chunk: usize) -> PyResult<()> {
-        counter_update::count_all(self, iterable, sign, short, sample, chunk)
+        counter_update::count_all(&self.map, iterable, sign, short, sample, chunk)
     }
 
     /// Adds `sign * n` for every `(key, n)` of `pairs`, each atomically. Every count is checked

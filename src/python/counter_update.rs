@@ -19,7 +19,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyFrozenSet, PyIterator, PyList, PyRange, PySet, PyString, PyTuple};
 
-use crate::python::counter::{add_hashed, add_to, Counts, PyAtomicCounterDict};
+use crate::python::counter::{add_hashed, add_to, Counts};
 
 /// Lists and tuples of at most this many elements are added one by one.
 pub(crate) const SHORT: usize = 64;
@@ -34,7 +34,7 @@ pub(crate) const CHUNK: usize = 1 << 20;
 /// there, keeping what was counted before it (see the module docs for how). `short`, `sample`
 /// and `chunk` are [`SHORT`], [`SAMPLE`] and [`CHUNK`] but in tests.
 pub(crate) fn count_all(
-    counts: &PyAtomicCounterDict,
+    counts: &Counts,
     iterable: &Bound<'_, PyAny>,
     sign: i64,
     short: usize,
@@ -47,17 +47,17 @@ pub(crate) fn count_all(
     };
     let elements = iterable.try_iter()?;
     if len.is_some_and(|n| n <= short) || !runs_no_code_to_iterate(iterable) {
-        return count_each(counts.map(), &elements, sign);
+        return count_each(counts, &elements, sign);
     }
     let (sample, chunk) = (sample.max(1), chunk.max(1));
-    let (counted, distinct) = count_chunk(counts.map(), &elements, sample, sign)?;
+    let (counted, distinct) = count_chunk(counts, &elements, sample, sign)?;
     if counted < sample {
         return Ok(());
     }
     if 2 * distinct > counted {
-        return count_each(counts.map(), &elements, sign);
+        return count_each(counts, &elements, sign);
     }
-    while count_chunk(counts.map(), &elements, chunk, sign)?.0 == chunk {}
+    while count_chunk(counts, &elements, chunk, sign)?.0 == chunk {}
     Ok(())
 }
 
